@@ -17,6 +17,10 @@ void tfw_board_putc(uint8_t byte);
 int tfw_board_getc(void);
 /* Free-running 64-bit count of the board's timer ticks (SysTick wraps included). */
 uint64_t tfw_board_ticks(void);
+/* Flash the image occupies and static RAM (data + bss + reserved stack), from the linker's symbols.
+ * Implemented once per core family (cortexm/tfw_memory.c), not per board. */
+uint32_t tfw_board_flash_bytes(void);
+uint32_t tfw_board_ram_bytes(void);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,21 @@
+# The two commands of the README: `make demo` (the whole pipeline on an emulated board) and `make test`.
+# Both install whatever is missing first (scripts/setup.sh, idempotent).
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: setup demo test bench clean
+
+setup:
+	@bash scripts/setup.sh
+
+demo: setup
+	$(BIN)/tinyml-fw deploy --json tinyml-fw-out/demo.json
+
+test: setup
+	$(BIN)/python -m pytest
+
+bench: setup
+	$(BIN)/python bench/deploy.py
+
+clean:
+	rm -rf tinyml-fw-out .pytest_cache

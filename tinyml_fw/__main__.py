@@ -1,0 +1,3 @@
+from tinyml_fw.cli import main
+
+main()

@@ -1,0 +1,16 @@
+"""Where tinyml-fw keeps its own files: the toolkit tree and a per-user home for caches."""
+
+import os
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parent
+ROOT = PACKAGE.parent  # the source tree: templates/, firmware/, boards/, platforms/
+TEMPLATES = ROOT / "templates"
+FIRMWARE = ROOT / "firmware"
+BOARDS = ROOT / "boards"
+PLATFORMS = ROOT / "platforms"
+
+
+def home() -> Path:
+    """Caches (trained models, the private PlatformIO core): $TINYML_FW_HOME or ~/.cache/tinyml-fw."""
+    return Path(os.environ.get("TINYML_FW_HOME") or Path.home() / ".cache" / "tinyml-fw")
