@@ -1,0 +1,35 @@
+"""The golden reference: TFLM's own interpreter (PyPI tflite-micro) running the exact .tflite bytes."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tinyml_fw.quiet import quiet_fds
+
+
+class Reference:
+    """One model in the tflite-micro interpreter; reset before every vector, as the device starts fresh."""
+
+    def __init__(self, model: bytes) -> None:
+        from tflite_micro import runtime
+
+        with quiet_fds():
+            self._it = runtime.Interpreter.from_bytes(model)
+        self.input = self._it.get_input_details(0)
+        self.output = self._it.get_output_details(0)
+
+    def quantize(self, x: np.ndarray) -> np.ndarray:
+        """Float inputs → the model's input type, rounding as the converter's QUANTIZE does."""
+        q = self.input["quantization_parameters"]
+        scale, zp = float(q["scales"][0]), int(q["zero_points"][0])
+        info = np.iinfo(self.input["dtype"])
+        return np.clip(np.round(x / scale) + zp, info.min, info.max).astype(self.input["dtype"])
+
+    def run(self, x_q: np.ndarray) -> np.ndarray:
+        self._it.reset()
+        self._it.set_input(x_q.reshape(self.input["shape"]), 0)
+        self._it.invoke()
+        return np.array(self._it.get_output(0)).reshape(-1)
+
+    def run_all(self, xs_q: np.ndarray) -> np.ndarray:
+        return np.stack([self.run(x) for x in xs_q])
