@@ -1,0 +1,41 @@
+/* int8 FULLY_CONNECTED, bit-exact with the TFLM reference kernel.
+ * All quantization parameters are precomputed on the host
+ * (tinyml_fw/aot/quant.py: fully_connected_params). */
+#ifndef TFW_FULLY_CONNECTED_H
+#define TFW_FULLY_CONNECTED_H
+
+#include <stdint.h>
+
+#include "tfw_status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct {
+  int32_t input_offset;   /* -input zero point */
+  int32_t filter_offset;  /* -filter zero point; 0 for TFLM int8 (must be 0 when per-channel) */
+  int32_t output_offset;  /* output zero point */
+  int32_t act_min, act_max;  /* fused activation clamp, within [-128, 127] */
+  int32_t accum_depth;    /* inputs per batch row */
+  int32_t output_depth;   /* outputs per batch row */
+  int32_t batches;
+  const int8_t *weights;  /* [output_depth][accum_depth], row-major as in the .tflite */
+  const int32_t *bias;    /* [output_depth] or NULL */
+  int32_t output_multiplier, output_shift;  /* per-tensor requantization */
+  const int32_t *per_channel_multiplier;    /* [output_depth], or NULL when per-tensor */
+  const int32_t *per_channel_shift;         /* [output_depth], or NULL when per-tensor */
+} TfwFullyConnectedParams;
+
+/* output[b][o] = clamp(MBQM(sum_d (w[o][d] + filter_offset) * (in[b][d] + input_offset)
+ *                          + bias[o]) + output_offset).
+ * input is [batches][accum_depth], output is [batches][output_depth].
+ * Returns TFW_ERR_BAD_ARG for NULL pointers or out-of-range parameters. */
+TfwStatus tfw_fully_connected_s8(const TfwFullyConnectedParams *p, const int8_t *input,
+                                 int8_t *output);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TFW_FULLY_CONNECTED_H */
