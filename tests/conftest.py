@@ -13,6 +13,12 @@ ROOT = Path(__file__).resolve().parent.parent
 FIRMWARE = ROOT / "firmware"
 
 
+@pytest.fixture(scope="session")
+def host_library():
+    """compile(sources, out, includes) → a ctypes library of device C code built for the host."""
+    return compile_shared
+
+
 def compile_shared(sources: list[Path], out: Path, includes: list[Path]) -> ctypes.CDLL:
     """Compiles device C sources for the host, warnings as errors, into a library ctypes loads."""
     cc = shutil.which("gcc") or shutil.which("cc")
@@ -22,3 +28,38 @@ def compile_shared(sources: list[Path], out: Path, includes: list[Path]) -> ctyp
            *(f"-I{i}" for i in includes), *map(str, sources)]
     subprocess.run(cmd, check=True)
     return ctypes.CDLL(str(out))
+
+
+SHARED_MODELS = ROOT.parent / "shared" / "models"
+
+
+@pytest.fixture(scope="session")
+def hello_world_model() -> Path:
+    """TFLM's hello_world int8 model (FULLY_CONNECTED only), from ../shared/models."""
+    path = SHARED_MODELS / "hello_world_int8.tflite"
+    if not path.is_file():
+        pytest.fail(f"{path} is missing: the shared reference models must sit beside the project")
+    return path
+
+
+@pytest.fixture(scope="session")
+def micro_speech_model() -> Path:
+    """TFLM's micro_speech model: has DEPTHWISE_CONV_2D, which the first AOT op set lacks."""
+    path = SHARED_MODELS / "micro_speech_quantized.tflite"
+    if not path.is_file():
+        pytest.fail(f"{path} is missing: the shared reference models must sit beside the project")
+    return path
+
+
+@pytest.fixture
+def run_cli(tmp_path, monkeypatch):
+    """Runs the real `tinyml-fw` console script in tmp_path; returns the CompletedProcess."""
+    import sys
+
+    exe = Path(sys.executable).with_name("tinyml-fw")
+
+    def run(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+        return subprocess.run([str(exe), *args], cwd=tmp_path, capture_output=True, text=True,
+                              timeout=timeout)
+
+    return run

@@ -8,17 +8,17 @@ import struct
 import zlib
 
 import pytest
-from conftest import FIRMWARE, compile_shared
 
 from tinyml_fw import protocol
+from tinyml_fw.paths import FIRMWARE, ROOT
 from tinyml_fw.protocol import FrameParser, Info, Msg
 
 
 @pytest.fixture(scope="module")
-def device_framing(tmp_path_factory):
-    lib = compile_shared(
+def device_framing(tmp_path_factory, host_library):
+    lib = host_library(
         [FIRMWARE / "protocol/tfw_frame.c", FIRMWARE / "protocol/tfw_crc32.c",
-         FIRMWARE.parent / "tests/c/frame_harness.c"],
+         ROOT / "tests/c/frame_harness.c"],
         tmp_path_factory.mktemp("frame") / "libframe.so",
         [FIRMWARE / "protocol", FIRMWARE / "common"])
     lib.harness_encode.restype = ctypes.c_size_t

@@ -1,0 +1,346 @@
+"""Run firmware on QEMU's emulated Arm boards, with the serial port on TCP.
+
+::
+
+    with Qemu("firmware.elf", "mps2-an386", icount_shift=5) as q:
+        with serial.serial_for_url(q.url, timeout=5) as port:
+            print(port.readline())
+
+QEMU is started with ``-serial tcp:127.0.0.1:PORT,server=on,wait=on``: it
+listens on a free loopback port and does not start the guest before the host
+connects, so nothing the firmware prints is lost.  ``start()`` returns once the
+port listens (without connecting to it).  With ``-icount shift=N`` every guest
+instruction takes 2^N ns of virtual time and SysTick runs from the virtual
+clock, so tick counts are repeatable run to run (see :func:`ticks_to_instructions`).
+
+The QEMU process is stopped on every way out: ``stop()``, leaving the ``with``
+block (also through an exception or KeyboardInterrupt), and at interpreter exit
+for any instance left running.
+
+Standard library only (the caller uses pyserial to talk to ``url``).
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any, Mapping, Optional, Sequence, Union
+
+__all__ = [
+    "EmulatorError",
+    "Qemu",
+    "ticks_to_instructions",
+    "instructions_to_ticks",
+    "DEFAULT_QEMU",
+]
+
+DEFAULT_QEMU = "qemu-system-arm"
+
+_READY_MARKER = b"waiting for connection"
+_PORT_IN_USE_MARKERS = (b"Address already in use", b"address already in use")
+
+
+class EmulatorError(RuntimeError):
+    """QEMU is missing, could not start, or exited before it was ready."""
+
+
+def ticks_to_instructions(ticks: float, f_cpu_hz: float, icount_shift: int) -> float:
+    """Guest instructions that take ``ticks`` timer ticks under ``-icount shift=N``.
+
+    One instruction lasts 2^N ns of virtual time and the timer ticks at
+    ``f_cpu_hz``, so instructions = ticks * 1e9 / (f_cpu_hz * 2^N).
+    """
+    if f_cpu_hz <= 0:
+        raise ValueError("f_cpu_hz must be positive")
+    if icount_shift < 0:
+        raise ValueError("icount_shift must be >= 0")
+    return float(ticks) * 1e9 / (float(f_cpu_hz) * float(2 ** int(icount_shift)))
+
+
+def instructions_to_ticks(instructions: float, f_cpu_hz: float, icount_shift: int) -> float:
+    """Inverse of :func:`ticks_to_instructions`."""
+    return float(instructions) * float(f_cpu_hz) * float(2 ** int(icount_shift)) / 1e9
+
+
+# --------------------------------------------------------------------- cleanup
+
+_live: "set[Qemu]" = set()
+_live_lock = threading.Lock()
+
+
+def _stop_leftovers() -> None:
+    with _live_lock:
+        leftovers = list(_live)
+    for emulator in leftovers:
+        try:
+            emulator.stop(timeout=1.0)
+        except Exception:  # pragma: no cover - best effort at exit
+            pass
+
+
+atexit.register(_stop_leftovers)
+
+
+# ----------------------------------------------------------------------- helpers
+
+
+def _free_loopback_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _listening_on_loopback(port: int) -> Optional[bool]:
+    """True/False from /proc/net/tcp (Linux), None when that cannot be read."""
+    try:
+        with open("/proc/net/tcp", encoding="ascii") as fp:
+            lines = fp.readlines()[1:]
+    except OSError:
+        return None
+    wanted = "0100007F:%04X" % port
+    for line in lines:
+        fields = line.split()
+        if len(fields) > 3 and fields[1] == wanted and fields[3] == "0A":  # LISTEN
+            return True
+    return False
+
+
+# --------------------------------------------------------------------------- Qemu
+
+
+class Qemu:
+    """One QEMU process running ``elf_path`` on ``machine`` (context manager).
+
+    ``icount_shift=None`` runs without ``-icount`` (timers follow wall time).
+    ``extra_args`` are appended to QEMU's command line.
+    """
+
+    def __init__(
+        self,
+        elf_path: Union[str, os.PathLike],
+        machine: str,
+        icount_shift: Optional[int] = None,
+        *,
+        qemu_binary: str = DEFAULT_QEMU,
+        extra_args: Sequence[str] = (),
+        start_timeout: float = 10.0,
+        stop_timeout: float = 5.0,
+    ) -> None:
+        self.elf_path = Path(elf_path)
+        self.machine = str(machine)
+        self.icount_shift = None if icount_shift is None else int(icount_shift)
+        self.qemu_binary = qemu_binary
+        self.extra_args = [str(a) for a in extra_args]
+        self.start_timeout = float(start_timeout)
+        self.stop_timeout = float(stop_timeout)
+        self._proc: Optional[subprocess.Popen] = None
+        self._port: Optional[int] = None
+        self._log_path: Optional[str] = None
+        self._stderr_text = ""
+        self._returncode: Optional[int] = None
+        self.argv: list[str] = []
+
+    @classmethod
+    def for_board(cls, elf_path: Union[str, os.PathLike], board: Mapping[str, Any], **kwargs: Any) -> "Qemu":
+        """Build from a board manifest (dict) with a ``tinyml.emulator`` object."""
+        emulator = board.get("tinyml", {}).get("emulator", {})
+        if emulator.get("kind", "qemu") != "qemu":
+            raise EmulatorError("board emulator kind %r is not qemu" % emulator.get("kind"))
+        if "machine" not in emulator:
+            raise EmulatorError("board manifest has no tinyml.emulator.machine")
+        return cls(elf_path, emulator["machine"], emulator.get("icount_shift"), **kwargs)
+
+    # ---------------------------------------------------------------- properties
+
+    @property
+    def port(self) -> int:
+        if self._port is None:
+            raise EmulatorError("QEMU is not started")
+        return self._port
+
+    @property
+    def url(self) -> str:
+        """pyserial URL of the guest's first serial port."""
+        return "socket://127.0.0.1:%d" % self.port
+
+    @property
+    def pid(self) -> Optional[int]:
+        return self._proc.pid if self._proc is not None else None
+
+    @property
+    def process(self) -> Optional[subprocess.Popen]:
+        return self._proc
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    @property
+    def returncode(self) -> Optional[int]:
+        if self._proc is not None:
+            return self._proc.poll()
+        return self._returncode
+
+    def stderr_text(self) -> str:
+        """What QEMU wrote to stderr so far (kept after stop())."""
+        if self._log_path is not None:
+            try:
+                self._stderr_text = Path(self._log_path).read_bytes().decode("utf-8", "replace")
+            except OSError:
+                pass
+        return self._stderr_text
+
+    def __repr__(self) -> str:
+        state = "running pid=%s port=%s" % (self.pid, self._port) if self.running else "stopped"
+        return "<Qemu %s %s %s>" % (self.machine, self.elf_path.name, state)
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def _command(self, port: int) -> list[str]:
+        argv = [
+            self.qemu_binary,
+            "-M",
+            self.machine,
+            "-kernel",
+            str(self.elf_path),
+            "-display",
+            "none",
+            "-monitor",
+            "none",
+            "-nodefaults",
+            "-serial",
+            "tcp:127.0.0.1:%d,server=on,wait=on,nodelay=on" % port,
+        ]
+        if self.icount_shift is not None:
+            argv += ["-icount", "shift=%d" % self.icount_shift]
+        return argv + self.extra_args
+
+    def start(self) -> "Qemu":
+        """Start QEMU and wait until its serial port listens; returns self."""
+        if self._proc is not None:
+            raise EmulatorError("QEMU is already started")
+        exe = shutil.which(self.qemu_binary)
+        if exe is None:
+            raise EmulatorError(
+                "%s not found on PATH (Debian: apt-get install qemu-system-arm)" % self.qemu_binary
+            )
+        if not self.elf_path.is_file():
+            raise EmulatorError("firmware file does not exist: %s" % self.elf_path)
+        try:
+            for attempt in range(3):
+                if self._launch(exe):
+                    return self
+                # The port was taken between choosing and binding it: try another.
+                self._cleanup_after_exit()
+            raise EmulatorError("QEMU could not bind a loopback port:\n" + self._stderr_text)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _launch(self, exe: str) -> bool:
+        port = _free_loopback_port()
+        fd, self._log_path = tempfile.mkstemp(prefix="tinyml-fw-qemu-", suffix=".log")
+        os.close(fd)
+        self.argv = self._command(port)
+        self.argv[0] = exe
+        with open(self._log_path, "ab") as log:
+            self._proc = subprocess.Popen(
+                self.argv,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+                close_fds=True,
+            )
+        self._port = port
+        with _live_lock:
+            _live.add(self)
+        deadline = time.monotonic() + self.start_timeout
+        while True:
+            if self._proc.poll() is not None:
+                text = self.stderr_text().encode()
+                if any(marker in text for marker in _PORT_IN_USE_MARKERS):
+                    return False
+                raise EmulatorError(
+                    "QEMU exited early (code %s): %s\n%s"
+                    % (self._proc.returncode, " ".join(self.argv), self.stderr_text().strip())
+                )
+            listening = _listening_on_loopback(port)
+            if listening or (listening is None and _READY_MARKER in self.stderr_text().encode()):
+                return True
+            if time.monotonic() > deadline:
+                raise EmulatorError(
+                    "QEMU did not open its serial port within %.1f s: %s\n%s"
+                    % (self.start_timeout, " ".join(self.argv), self.stderr_text().strip())
+                )
+            time.sleep(0.01)
+
+    def _cleanup_after_exit(self) -> None:
+        proc = self._proc
+        if proc is not None:
+            self._returncode = proc.poll()
+        self.stderr_text()
+        self._proc = None
+        self._port = None
+        with _live_lock:
+            _live.discard(self)
+        if self._log_path is not None:
+            try:
+                os.unlink(self._log_path)
+            except OSError:
+                pass
+            self._log_path = None
+
+    def stop(self, timeout: Optional[float] = None) -> Optional[int]:
+        """Terminate QEMU (SIGTERM, then SIGKILL after ``timeout`` s); idempotent.
+
+        Returns QEMU's exit code, or None when it was never started.
+        """
+        proc = self._proc
+        if proc is None:
+            return self._returncode
+        wait = self.stop_timeout if timeout is None else float(timeout)
+        try:
+            if proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=wait)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait(timeout=wait)
+        finally:
+            if proc.poll() is None:  # interrupted while waiting: do not leave it behind
+                try:
+                    proc.kill()
+                    proc.wait(timeout=wait)
+                except Exception:
+                    pass
+            self._cleanup_after_exit()
+        return self._returncode
+
+    def wait(self, timeout: Optional[float] = None) -> int:
+        """Wait for QEMU to exit by itself (e.g. the guest powered off)."""
+        if self._proc is None:
+            raise EmulatorError("QEMU is not started")
+        code = self._proc.wait(timeout=timeout)
+        self._cleanup_after_exit()
+        return code
+
+    def __enter__(self) -> "Qemu":
+        return self.start()
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.stop()
+
+    def __del__(self) -> None:  # last resort; normally stop() already ran
+        try:
+            if self._proc is not None and self._proc.poll() is None:
+                self._proc.kill()
+        except Exception:
+            pass
