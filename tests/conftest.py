@@ -63,3 +63,18 @@ def run_cli(tmp_path, monkeypatch):
                               timeout=timeout)
 
     return run
+
+
+@pytest.fixture(scope="session", autouse=True)
+def isolated_home(tmp_path_factory):
+    """Every test uses its own tinyml-fw home (model cache, PlatformIO core), never the user's."""
+    import os
+
+    home = tmp_path_factory.mktemp("tinyml-fw-home")
+    old = os.environ.get("TINYML_FW_HOME")
+    os.environ["TINYML_FW_HOME"] = str(home)
+    yield home
+    if old is None:
+        os.environ.pop("TINYML_FW_HOME", None)
+    else:
+        os.environ["TINYML_FW_HOME"] = old
