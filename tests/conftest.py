@@ -33,22 +33,23 @@ def compile_shared(sources: list[Path], out: Path, includes: list[Path]) -> ctyp
 SHARED_MODELS = ROOT.parent / "shared" / "models"
 
 
-@pytest.fixture(scope="session")
-def hello_world_model() -> Path:
-    """TFLM's hello_world int8 model (FULLY_CONNECTED only), from ../shared/models."""
-    path = SHARED_MODELS / "hello_world_int8.tflite"
+def _shared_model(name: str) -> Path:
+    path = SHARED_MODELS / name
     if not path.is_file():
         pytest.fail(f"{path} is missing: the shared reference models must sit beside the project")
     return path
+
+
+@pytest.fixture(scope="session")
+def hello_world_model() -> Path:
+    """TFLM's hello_world int8 model (FULLY_CONNECTED only), from ../shared/models."""
+    return _shared_model("hello_world_int8.tflite")
 
 
 @pytest.fixture(scope="session")
 def micro_speech_model() -> Path:
     """TFLM's micro_speech model: has DEPTHWISE_CONV_2D, which the first AOT op set lacks."""
-    path = SHARED_MODELS / "micro_speech_quantized.tflite"
-    if not path.is_file():
-        pytest.fail(f"{path} is missing: the shared reference models must sit beside the project")
-    return path
+    return _shared_model("micro_speech_quantized.tflite")
 
 
 @pytest.fixture

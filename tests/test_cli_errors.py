@@ -59,3 +59,65 @@ def test_debug_shows_traceback(run_cli):
     result = run_cli("--debug", "generate", "no-such-model.tflite")
     assert result.returncode == errors.EXIT_BAD_INPUT
     assert "Traceback" in result.stderr
+
+
+def _without_toolchains(run_cli, keep: tuple[str, ...] = ()):
+    """The CLI with a PATH of the venv and the `keep` tools only: no compiler, no emulator."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    venv_bin = Path(sys.executable).parent
+    tools = Path(tempfile.mkdtemp(prefix="tools-"))
+    for tool in keep:
+        (tools / tool).symlink_to(shutil.which(tool))
+
+    def run(*args: str, cwd) -> subprocess.CompletedProcess:
+        env = dict(os.environ, PATH=f"{venv_bin}:{tools}")
+        return subprocess.run([str(venv_bin / "tinyml-fw"), *args], cwd=cwd, capture_output=True, text=True,
+                              env=env, timeout=300)
+
+    return run
+
+
+def test_missing_compiler(run_cli, tmp_path, hello_world_model):
+    assert run_cli("generate", str(hello_world_model), "--out", "p").returncode == 0
+    result = _without_toolchains(run_cli)("build", "p", cwd=tmp_path)
+    assert_one_line_error(result, errors.EXIT_MISSING_TOOL, "arm-none-eabi-gcc not found")
+
+
+def test_missing_emulator(run_cli, tmp_path, hello_world_model):
+    import numpy as np
+
+    assert run_cli("generate", str(hello_world_model), "--out", "p").returncode == 0
+    assert run_cli("build", "p").returncode == 0
+    np.savez(tmp_path / "x.npz", x=np.zeros((1, 1), np.float32))
+    result = _without_toolchains(run_cli, keep=("arm-none-eabi-size",))(
+        "validate", "p", "--data", "x.npz", cwd=tmp_path)
+    assert_one_line_error(result, errors.EXIT_MISSING_TOOL, "qemu-system-arm not found")
+
+
+def test_validate_without_build(run_cli, tmp_path, hello_world_model):
+    import numpy as np
+
+    assert run_cli("generate", str(hello_world_model), "--out", "p").returncode == 0
+    np.savez(tmp_path / "x.npz", x=np.zeros((1, 1), np.float32))
+    assert_one_line_error(run_cli("validate", "p", "--data", "x.npz"), errors.EXIT_BUILD_FAILED,
+                          "No firmware", "tinyml-fw build")
+
+
+def test_data_of_the_wrong_shape(run_cli, tmp_path, hello_world_model):
+    import numpy as np
+
+    assert run_cli("generate", str(hello_world_model), "--out", "p").returncode == 0
+    assert run_cli("build", "p").returncode == 0
+    np.savez(tmp_path / "x.npz", x=np.zeros((3, 28, 28), np.float32))
+    assert_one_line_error(run_cli("validate", "p", "--data", "x.npz"), errors.EXIT_BAD_INPUT,
+                          "shape [28, 28]", "the model takes [1, 1]")
+
+
+def test_not_a_project(run_cli, tmp_path):
+    assert_one_line_error(run_cli("build", "nowhere"), errors.EXIT_BAD_INPUT, "not a tinyml-fw project")

@@ -7,6 +7,7 @@ other cases reuse its project.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import signal
@@ -78,7 +79,7 @@ def test_flipped_weight_byte_fails_validation(deployed, tmp_path):
     shutil.copytree(work / "out" / "project", project, ignore=shutil.ignore_patterns(".pio"))
     flip_weight(project, "mnist_mlp_l1_weights", 14 * 28 + 14)  # hidden unit 0, the centre pixel
     assert tfw("build", str(project), cwd=tmp_path).returncode == 0
-    data = next((Path(__import__("os").environ["TINYML_FW_HOME"]) / "models").glob("mnist-mlp-*/data.npz"))
+    data = next((Path(os.environ["TINYML_FW_HOME"]) / "models").glob("mnist-mlp-*/data.npz"))
     bad = tfw("validate", str(project), "--data", str(data), "--limit", "100", "--json", "bad.json", cwd=tmp_path)
     assert bad.returncode == errors.EXIT_VALIDATION_FAILED, bad.stdout + bad.stderr
     report = json.loads((tmp_path / "bad.json").read_text())
@@ -99,7 +100,7 @@ def test_flash_serves_the_board_until_ctrl_c(deployed, tmp_path):
         while "socket://" not in line and time.monotonic() < deadline:
             line = proc.stdout.readline()
         url = re.search(r"socket://\S+", line).group(0).rstrip(";.")
-        data = next((Path(__import__("os").environ["TINYML_FW_HOME"]) / "models").glob("mnist-mlp-*/data.npz"))
+        data = next((Path(os.environ["TINYML_FW_HOME"]) / "models").glob("mnist-mlp-*/data.npz"))
         ok = tfw("validate", str(project), "--data", str(data), "--port", url, "--limit", "20", cwd=tmp_path)
         assert ok.returncode == 0, ok.stdout + ok.stderr
         assert "20/20" in ok.stdout
@@ -136,3 +137,26 @@ def test_hello_world_model_is_bit_exact(tmp_path, hello_world_model):
     assert result.returncode == 0, result.stdout + result.stderr
     report = json.loads((tmp_path / "r.json").read_text())
     assert report["bit_exact"] == report["vectors"] == 200
+
+
+def test_ctrl_c_during_validate_stops_the_emulator(deployed, tmp_path):
+    work, result = deployed
+    assert result.returncode == 0
+    project = work / "out" / "project"
+    data = next((Path(os.environ["TINYML_FW_HOME"]) / "models").glob("mnist-mlp-*/data.npz"))
+    proc = subprocess.Popen([TFW, "validate", str(project), "--data", str(data)], cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        line = ""
+        while "Device on" not in line and time.monotonic() < deadline:
+            line = proc.stdout.readline()
+        assert "Device on" in line
+        assert qemu_pids(str(project))
+        time.sleep(1)  # mid-run
+    finally:
+        proc.send_signal(signal.SIGINT)
+        code = proc.wait(timeout=20)
+    assert code == errors.EXIT_INTERRUPTED
+    assert proc.stderr.read().strip() == "interrupted"
+    assert not qemu_pids(str(project)), "Ctrl-C left the emulator running"

@@ -229,7 +229,7 @@ class Qemu:
         exe = shutil.which(self.qemu_binary)
         if exe is None:
             raise EmulatorError(
-                "%s not found on PATH (Debian: apt-get install qemu-system-arm)" % self.qemu_binary
+                "%s not found on PATH." % self.qemu_binary
             )
         if not self.elf_path.is_file():
             raise EmulatorError("firmware file does not exist: %s" % self.elf_path)
@@ -333,7 +333,7 @@ class Qemu:
         return code
 
     def __enter__(self) -> "Qemu":
-        return self.start()
+        return self if self._proc is not None else self.start()
 
     def __exit__(self, exc_type, exc, tb) -> None:
         self.stop()

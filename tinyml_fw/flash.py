@@ -10,8 +10,24 @@ from pathlib import Path
 from tinyml_fw import boards
 from tinyml_fw.build import firmware_of
 from tinyml_fw.emulator import EmulatorError, Qemu
-from tinyml_fw.errors import BadInput, MissingTool
+from tinyml_fw.errors import BadInput, DeviceError, MissingTool
 from tinyml_fw.generate import Project
+
+
+def start_emulator(project: Project) -> Qemu:
+    """Starts the project's firmware on its emulated board; the caller stops it (a `with` block)."""
+    board = boards.get(project.board)
+    if board.emulator is None:
+        raise BadInput(f"Board {board.id} is real hardware: flash it and give its serial port with --port.")
+    firmware = firmware_of(project)
+    emulator = Qemu(firmware.elf, board.emulator.machine, board.emulator.icount_shift)
+    try:
+        return emulator.start()
+    except EmulatorError as exc:
+        emulator.stop()
+        if "not found" in str(exc):
+            raise MissingTool(f"{exc} Install qemu-system-arm (`make setup`).") from None
+        raise DeviceError(f"The emulator failed to start: {exc}") from None
 
 
 @contextlib.contextmanager
@@ -21,28 +37,17 @@ def device(project: Project, port: str | None = None) -> Iterator[str]:
     if port:
         yield port
         return
-    board = boards.get(project.board)
-    if board.emulator is None:
-        raise BadInput(f"Board {board.id} is real hardware: flash it and give its serial port with --port.")
-    firmware = firmware_of(project)
-    try:
-        emulator = Qemu(firmware.elf, board.emulator.machine, board.emulator.icount_shift)
-        emulator.start()
-    except EmulatorError as exc:
-        if "not found" in str(exc):
-            raise MissingTool(str(exc)) from None
-        raise BadInput(f"The emulator failed to start: {exc}") from None
-    try:
+    with start_emulator(project) as emulator:
         yield emulator.url
-    finally:
-        emulator.stop()
 
 
 def flash(project_dir: str | Path, log=print) -> None:
     """Runs an emulated board in the foreground, printing its serial URL, until Ctrl-C."""
     project = Project.load(project_dir)
-    with device(project) as url:
-        log(f"{project.board} is running {project.name}; its serial port is {url}")
+    with start_emulator(project) as emulator:
+        log(f"{project.board} is running {project.name}; its serial port is {emulator.url}")
         log("Connect with `tinyml-fw validate --port URL` or any serial terminal; Ctrl-C stops the board.")
-        while True:
-            time.sleep(0.5)
+        while emulator.running:
+            time.sleep(0.2)
+        raise DeviceError(f"The emulator stopped on its own (exit code {emulator.returncode}): "
+                          f"{emulator.stderr_text().strip()[-200:]}")

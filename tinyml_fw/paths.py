@@ -13,4 +13,5 @@ PLATFORMS = ROOT / "platforms"
 
 def home() -> Path:
     """Caches (trained models, the private PlatformIO core): $TINYML_FW_HOME or ~/.cache/tinyml-fw."""
-    return Path(os.environ.get("TINYML_FW_HOME") or Path.home() / ".cache" / "tinyml-fw")
+    raw = os.environ.get("TINYML_FW_HOME")
+    return (Path(raw).expanduser() if raw else Path.home() / ".cache" / "tinyml-fw").resolve()

@@ -34,11 +34,12 @@ import time
 from pathlib import Path
 from typing import Iterable, Mapping, Optional, Sequence, Union
 
+from tinyml_fw.paths import BOARDS, PLATFORMS, home
+
 __all__ = [
     "SCONS_PACKAGE_NAME",
     "SCONS_PACKAGE_VERSION",
     "PlatformioError",
-    "home_dir",
     "core_dir",
     "ensure_core",
     "pio_env",
@@ -53,7 +54,6 @@ __all__ = [
 SCONS_PACKAGE_NAME = "tool-scons"
 SCONS_PACKAGE_VERSION = "4.41101.0"
 
-_REPO_ROOT = Path(__file__).resolve().parent.parent
 _UPGRADE_CHECK_DAYS = 3650
 
 
@@ -61,22 +61,14 @@ class PlatformioError(RuntimeError):
     """The private PlatformIO core could not be prepared."""
 
 
-def home_dir() -> Path:
-    """tinyml-fw's cache folder: ``$TINYML_FW_HOME`` or ``~/.cache/tinyml-fw``."""
-    raw = os.environ.get("TINYML_FW_HOME")
-    if raw:
-        return Path(raw).expanduser().resolve()
-    return (Path.home() / ".cache" / "tinyml-fw").resolve()
-
-
 def core_dir() -> Path:
     """The private PlatformIO core folder (never ``~/.platformio``)."""
-    return home_dir() / "platformio"
+    return home() / "platformio"
 
 
 def platform_dir() -> Path:
     """The local development platform shipped with tinyml-fw."""
-    return _REPO_ROOT / "platforms" / "tinyml-arm"
+    return PLATFORMS / "tinyml-arm"
 
 
 def platform_uri() -> str:
@@ -86,7 +78,7 @@ def platform_uri() -> str:
 
 def boards_dir() -> Path:
     """Folder with tinyml-fw's board manifests (PlatformIO board JSON)."""
-    return _REPO_ROOT / "boards"
+    return BOARDS
 
 
 # --------------------------------------------------------------------------- core
