@@ -65,3 +65,16 @@ def test_generate_is_reproducible(tmp_path, hello_world_model):
         files.append({p.relative_to(tmp_path / folder): p.read_bytes()
                       for p in (tmp_path / folder / "src").rglob("*") if p.is_file()})
     assert files[0] == files[1]
+
+
+
+def test_analyze_counts_macs_and_plans_memory(run_cli, tmp_path, hello_world_model):
+    result = run_cli("analyze", str(hello_world_model), "--json", "a.json")
+    assert result.returncode == 0, result.stderr
+    analysis = json.loads((tmp_path / "a.json").read_text())
+    assert analysis["op_counts"] == {"FULLY_CONNECTED": 3}
+    assert analysis["total_macs"] == 1 * 16 + 16 * 16 + 16 * 1  # TFLM's hello_world: 288 MACs
+    assert [layer["output_shape"] for layer in analysis["layers"]] == [[1, 16], [1, 16], [1, 1]]
+    assert analysis["aot_supported"] is True
+    assert 0 < analysis["liveness_floor"] <= analysis["aot_arena_bytes"]
+    assert "Total MACs 288" in result.stdout
