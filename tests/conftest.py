@@ -79,3 +79,38 @@ def isolated_home(tmp_path_factory):
         os.environ.pop("TINYML_FW_HOME", None)
     else:
         os.environ["TINYML_FW_HOME"] = old
+
+
+@pytest.fixture(scope="session")
+def run_on_board(tmp_path_factory):
+    """run(model, inputs, board="mps2-an386") → the outputs the emulated board computes, one row per input.
+
+    The real path: generate → PlatformIO build → QEMU → serial link. `inputs` are already in the model's
+    input type (e.g. int8), shape (N, …); outputs come back as the model's output type, shape (N, size).
+    """
+    import numpy as np
+
+    from tinyml_fw.build import build
+    from tinyml_fw.flash import device
+    from tinyml_fw.generate import Project, generate
+    from tinyml_fw.golden import Reference
+    from tinyml_fw.link import DeviceLink
+
+    counter = iter(range(10**6))
+
+    def run(model: bytes | Path, inputs, board: str = "mps2-an386"):
+        raw = Path(model).read_bytes() if isinstance(model, Path) else model
+        work = tmp_path_factory.mktemp(f"board{next(counter)}")
+        (work / "model.tflite").write_bytes(raw)
+        generate(work / "model.tflite", board, work / "project", log=lambda _: None)
+        build(work / "project", log=lambda _: None)
+        project = Project.load(work / "project")
+        out_dtype = Reference(raw).output["dtype"]
+        rows = []
+        with device(project) as url, DeviceLink(url) as link:
+            link.check(project.model_sha256)
+            for x in np.asarray(inputs):
+                rows.append(np.frombuffer(link.infer(np.ascontiguousarray(x).tobytes()).output, dtype=out_dtype))
+        return np.stack(rows)
+
+    return run
