@@ -52,6 +52,25 @@ def micro_speech_model() -> Path:
     return _shared_model("micro_speech_quantized.tflite")
 
 
+@pytest.fixture(scope="session")
+def unsupported_op_model(tmp_path_factory, hello_world_model) -> Path:
+    """TFLM's hello_world with its second operator relabelled GATHER, an op the AOT engine lacks."""
+    import flatbuffers
+    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
+
+    model = schema.ModelT.InitFromPackedBuf(hello_world_model.read_bytes(), 0)
+    code = schema.OperatorCodeT()
+    code.builtinCode = code.deprecatedBuiltinCode = schema.BuiltinOperator.GATHER
+    code.version = 1
+    model.operatorCodes.append(code)
+    model.subgraphs[0].operators[1].opcodeIndex = len(model.operatorCodes) - 1
+    builder = flatbuffers.Builder(1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    path = tmp_path_factory.mktemp("gather") / "gather.tflite"
+    path.write_bytes(bytes(builder.Output()))
+    return path
+
+
 @pytest.fixture
 def run_cli(tmp_path, monkeypatch):
     """Runs the real `tinyml-fw` console script in tmp_path; returns the CompletedProcess."""

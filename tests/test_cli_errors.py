@@ -45,9 +45,9 @@ def test_unknown_board_suggests_close_names(run_cli, hello_world_model, verb):
     assert_one_line_error(result, errors.EXIT_BAD_INPUT, "Unknown board 'mps2-an38'", "Did you mean: mps2-an386")
 
 
-def test_unsupported_operator_names_op_and_layer(run_cli, micro_speech_model):
-    result = run_cli("generate", str(micro_speech_model), "--out", "proj")
-    assert_one_line_error(result, errors.EXIT_BAD_INPUT, "DEPTHWISE_CONV_2D", "layer 1")
+def test_unsupported_operator_names_op_and_layer(run_cli, unsupported_op_model):
+    result = run_cli("generate", str(unsupported_op_model), "--out", "proj")
+    assert_one_line_error(result, errors.EXIT_BAD_INPUT, "Operator GATHER in layer 1", "not supported")
 
 
 def test_unknown_recipe(run_cli):
@@ -116,7 +116,7 @@ def test_data_of_the_wrong_shape(run_cli, tmp_path, hello_world_model):
     assert run_cli("build", "p").returncode == 0
     np.savez(tmp_path / "x.npz", x=np.zeros((3, 28, 28), np.float32))
     assert_one_line_error(run_cli("validate", "p", "--data", "x.npz"), errors.EXIT_BAD_INPUT,
-                          "shape [28, 28]", "the model takes [1, 1]")
+                          "shape [28, 28]", "the model takes [1]")
 
 
 def test_not_a_project(run_cli, tmp_path):

@@ -32,6 +32,7 @@ class Board:
     path: Path
     firmware_boards: tuple[str, ...]  # folders under firmware/board/: core startup, then board drivers
     defines: dict[str, str] = field(default_factory=dict)
+    stack_bytes: int = 0  # the stack the linker script reserves (build.stack_size)
     baud: int = 115200
     runtimes: tuple[str, ...] = ("aot",)
     emulator: Emulator | None = None
@@ -69,6 +70,7 @@ def _load(path: Path) -> Board:
             id=path.stem, name=data["name"], cpu=build["cpu"], f_cpu=int(str(build["f_cpu"]).rstrip("L")),
             flash_bytes=int(upload["maximum_size"]), ram_bytes=int(upload["maximum_ram_size"]), path=path,
             firmware_boards=tuple(tiny["firmware_boards"]), defines=_check_defines(tiny.get("defines", {})),
+            stack_bytes=int(build.get("stack_size", 0)),
             baud=int(tiny.get("serial", {}).get("baud", 115200)),
             runtimes=tuple(tiny.get("runtimes", ["aot"])),
             emulator=Emulator(emu["kind"], emu["machine"], int(emu.get("icount_shift", 5))) if emu else None)

@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from tinyml_fw import __version__
+from tinyml_fw import __version__, config
 from tinyml_fw.errors import EXIT_INTERRUPTED, TfwError, ValidationFailed
 
 out = Console(highlight=False, soft_wrap=True)
@@ -23,7 +23,10 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def log(message: str) -> None:
-    out.print(message, markup=False)
+    if message.startswith("warning:"):
+        err.print(message, markup=False)
+    else:
+        out.print(message, markup=False)
 
 
 def _progress() -> Progress:
@@ -40,16 +43,25 @@ def _write_json(path: str | None, text: str) -> None:
         log(f"Wrote {path}")
 
 
+def _fmt(metric: str | None, value: float | None) -> str:
+    if value is None:
+        return "–"
+    return f"{value:.2%}" if metric == "accuracy" else f"{value:.4f}"
+
+
 def _show_report(report) -> None:
     table = Table(title=f"Validation on {report.board} ({report.runtime})", show_header=False)
-    pct = lambda v: "–" if v is None else f"{v:.2%}"  # noqa: E731
     rows = [
         ("vectors", f"{report.vectors}"),
         ("bit-exact with tflite-micro", f"{report.bit_exact}/{report.vectors}"),
         ("max |difference| (LSB)", f"{report.max_abs_diff}"),
-        ("top-1 agreement", pct(report.top1_agreement)),
-        ("accuracy: device / reference / float", " / ".join(
-            pct(v) for v in (report.accuracy_device, report.accuracy_reference, report.float_accuracy))),
+        ("top-1 agreement", f"{report.top1_agreement:.2%}"),
+    ]
+    if report.metric:
+        name = "accuracy" if report.metric == "accuracy" else "mean absolute error"
+        rows.append((f"{name}: device / reference / float", " / ".join(
+            _fmt(report.metric, v) for v in (report.score_device, report.score_reference, report.score_float))))
+    rows += [
         ("instructions per inference", "–" if report.instructions_per_inference is None
          else f"{report.instructions_per_inference:,.0f}"),
         ("flash / RAM / arena (bytes)", f"{report.flash_bytes:,} / {report.ram_bytes:,} / {report.arena_bytes:,}"),
@@ -68,73 +80,133 @@ def _finish(report, json_path: str | None) -> None:
                                f"the reference (first at vector {report.first_mismatch}).")
 
 
+# Options shared by several verbs.
+board_option = click.option("--board", default="mps2-an386", show_default=True, envvar=config.ENV["board"],
+                            help="Board id (boards/*.json); env TINYML_FW_BOARD.")
+port_option = click.option("--port", envvar=config.ENV["port"],
+                           help="Serial port or URL of a running device (default: start the emulated board).")
+data_option = click.option("--data", type=click.Path(), help=".npz with 'x' (and 'y'), or .npy of inputs.")
+random_option = click.option("--random", type=click.IntRange(min=1), help="Use N random inputs (no data).")
+scheme_option = click.option("--scheme", type=click.Choice(["int8", "16x8"]), default="int8", show_default=True,
+                             help="Quantization: int8, or int16 activations with int8 weights.")
+json_option = click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Also write JSON here.")
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="tinyml-fw")
 @click.option("--debug", is_flag=True, help="Show tracebacks of errors.")
 @click.pass_context
 def cli(ctx: click.Context, debug: bool) -> None:
-    """From a Keras model to a model validated on a microcontroller."""
+    """From a Keras model to a model validated on a microcontroller.
+
+    Defaults for --board, --port and --runtime come from [tool.tinyml-fw] in pyproject.toml, overridden by
+    TINYML_FW_BOARD / TINYML_FW_PORT / TINYML_FW_RUNTIME, overridden by the command line.
+    """
     ctx.obj = {"debug": debug}
 
 
 @cli.command()
-@click.option("--recipe", default="mnist-mlp", show_default=True, help="What to train.")
+def recipes() -> None:
+    """List the training recipes."""
+    from tinyml_fw.recipes import RECIPES
+
+    table = Table("recipe", "task", "operators", "description")
+    for recipe in RECIPES.values():
+        table.add_row(recipe.name, recipe.task, ", ".join(recipe.ops), recipe.description)
+    out.print(table)
+
+
+@cli.group()
+def cache() -> None:
+    """The cache of trained models (~/.cache/tinyml-fw or $TINYML_FW_HOME)."""
+
+
+@cache.command("clear")
+def cache_clear() -> None:
+    """Remove every cached trained model."""
+    from tinyml_fw import cache as store
+
+    log(f"Removed {store.clear()} cached entries from {store.root()}")
+
+
+@cli.command()
+@click.option("--recipe", default="mnist-mlp", show_default=True, help="What to train (see `recipes`).")
+@click.option("--seed", default=0, show_default=True)
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Folder (default: the cache).")
-@click.option("--force", is_flag=True, help="Train again even if a trained model is cached.")
-def train(recipe: str, out_dir: str | None, force: bool) -> None:
+@click.option("--retrain", is_flag=True, help="Train again even if a trained model is cached.")
+def train(recipe: str, seed: int, out_dir: str | None, retrain: bool) -> None:
     """Train a recipe's Keras model."""
     from tinyml_fw.train import train as run
 
-    trained = run(recipe, Path(out_dir) if out_dir else None, force=force, log=log)
+    trained = run(recipe, out_dir, seed=seed, force=retrain, log=log)
     log(f"Model: {trained.model_path}\nData: {trained.data_path}")
 
 
 @cli.command()
 @click.argument("model", type=click.Path())
-@click.option("--data", required=True, type=click.Path(), help=".npz with x_train (calibration), x_test, y_test.")
+@data_option
+@random_option
+@scheme_option
 @click.option("--out", "out_dir", default="model", show_default=True, type=click.Path(file_okay=False))
-@click.option("--samples", default=300, show_default=True, help="Calibration samples.")
-def quantize(model: str, data: str, out_dir: str, samples: int) -> None:
-    """Quantize a Keras model to a full-integer int8 .tflite."""
+@click.option("--samples", default=300, show_default=True, type=click.IntRange(min=1), help="Calibration samples.")
+@click.option("--max-drop", type=float, help="Warn when quantization loses more accuracy (or adds more error).")
+def quantize(model: str, data: str | None, random: int | None, scheme: str, out_dir: str, samples: int,
+             max_drop: float | None) -> None:
+    """Quantize a Keras model, SavedModel or float .tflite to a full-integer .tflite."""
     from tinyml_fw.quantize import quantize as run
 
-    result = run(model, data, out_dir, samples=samples, log=log)
-    log(f"Wrote {result.tflite_path} (sha256 {result.sha256[:12]}…)")
+    result = run(model, data, out_dir, scheme=scheme, samples=samples, random=random, max_drop=max_drop, log=log)
+    log(f"sha256 {result.sha256}")
 
 
 @cli.command()
 @click.argument("model", type=click.Path())
-@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Also write the analysis as JSON.")
-def analyze(model: str, json_path: str | None) -> None:
-    """Operators, shapes, parameters, MACs and AOT memory of a .tflite model."""
+@click.option("--board", envvar=config.ENV["board"], help="Also check flash and RAM against this board.")
+@click.option("--no-arena", is_flag=True, help="Skip measuring the TFLM arena (a few seconds).")
+@json_option
+def analyze(model: str, board: str | None, no_arena: bool, json_path: str | None) -> None:
+    """Operators, shapes, parameters, MACs, memory and fit of a model."""
     from tinyml_fw.analyze import analyze as run
 
-    a = run(model)
-    table = Table(title=f"{Path(model).name} ({a.size_bytes:,} bytes)")
+    a = run(model, board=board, measure_arena=not no_arena)
+    table = Table(title=f"{Path(model).name} ({a.size_bytes:,} bytes as .tflite)")
     for col in ("#", "op", "input", "output", "params", "MACs"):
         table.add_column(col, justify="right" if col in ("#", "params", "MACs") else "left")
     for layer in a.layers:
         table.add_row(str(layer.index), layer.op, str(layer.input_shape), str(layer.output_shape),
                       f"{layer.params:,}", f"{layer.macs:,}")
     out.print(table)
-    log(f"Total MACs {a.total_macs:,}; weights {a.weight_bytes:,} B; "
-        + (f"AOT arena {a.aot_arena_bytes:,} B (liveness floor {a.liveness_floor:,} B)" if a.aot_supported
-           else f"AOT engine: {a.aot_refusal}"))
+    log("Operators: " + ", ".join(f"{op} ×{n}" for op, n in a.op_counts.items()))
+    log(f"Total MACs {a.total_macs:,}; parameters {a.params:,} ({a.weight_bytes:,} B); "
+        f"liveness floor {a.liveness_floor:,} B")
+    log(f"AOT plan: {a.aot_arena_bytes:,} B of tensor memory" if a.aot_supported else f"AOT engine: {a.aot_refusal}")
+    if a.tflm_arena_bytes:
+        log(f"TFLM arena: {a.tflm_arena_bytes:,} B ({a.tflm_arena_note})")
+    if a.fit:
+        f = a.fit
+        log(f"On {f['board']}: flash {f['flash_needed']:,} of {f['flash_available']:,} B, "
+            f"RAM {f['ram_needed']:,} of {f['ram_available']:,} B (estimates before building)")
     _write_json(json_path, a.to_json())
 
 
 @cli.command()
 @click.argument("model", type=click.Path())
-@click.option("--board", default="mps2-an386", show_default=True)
+@board_option
 @click.option("--out", "out_dir", default="project", show_default=True, type=click.Path(file_okay=False))
-@click.option("--runtime", default="aot", show_default=True, type=click.Choice(["aot", "tflm"]))
+@click.option("--runtime", default="aot", show_default=True, envvar=config.ENV["runtime"],
+              type=click.Choice(["aot", "tflm"]))
 @click.option("--name", help="C name of the model (default: from the file name).")
 @click.option("--force", is_flag=True, help="Overwrite files edited since they were generated.")
-def generate(model: str, board: str, out_dir: str, runtime: str, name: str | None, force: bool) -> None:
-    """Render a PlatformIO project for a model and a board."""
+@data_option
+@random_option
+@scheme_option
+def generate(model: str, board: str, out_dir: str, runtime: str, name: str | None, force: bool, data: str | None,
+             random: int | None, scheme: str) -> None:
+    """Render a PlatformIO project for a model and a board (quantizing it first when given data)."""
     from tinyml_fw.generate import generate as run
 
-    project = run(model, board, out_dir, runtime=runtime, name=name, force=force, log=log)
+    project = run(model, board, out_dir, runtime=runtime, name=name, force=force, data=data, random=random,
+                  scheme=scheme, log=log)
     log(f"Build it with `tinyml-fw build {project.path}`")
 
 
@@ -159,54 +231,70 @@ def flash(project: str) -> None:
 
 @cli.command()
 @click.argument("project", type=click.Path(), default="project")
-@click.option("--data", required=True, type=click.Path(), help=".npz with x_test (and y_test for accuracy).")
-@click.option("--port", help="Serial port or URL of a running device (default: start the emulated board).")
+@data_option
+@random_option
+@port_option
 @click.option("--limit", type=click.IntRange(min=1), help="Validate only the first N vectors.")
-@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Also write the report as JSON.")
-def validate(project: str, data: str, port: str | None, limit: int | None, json_path: str | None) -> None:
+@json_option
+def validate(project: str, data: str | None, random: int | None, port: str | None, limit: int | None,
+             json_path: str | None) -> None:
     """Run test vectors on the device and compare each output byte with tflite-micro."""
     from tinyml_fw.validate import validate as run
 
     with _progress() as bar:
         task = bar.add_task("validate", total=None)
-        report = run(project, data, port=port, limit=limit, log=log,
+        report = run(project, data, port=port, limit=limit, random=random, log=log,
                      progress=lambda i, n: bar.update(task, completed=i, total=n))
     _finish(report, json_path)
 
 
 @cli.command()
-@click.option("--recipe", default="mnist-mlp", show_default=True)
-@click.option("--board", default="mps2-an386", show_default=True)
+@click.option("--recipe", default="mnist-mlp", show_default=True, help="What to train (see `recipes`).")
+@click.option("--model", type=click.Path(), help="Deploy this model instead of a recipe's (.keras, .h5, "
+              "SavedModel folder, .tflite); with --data or --random.")
+@data_option
+@random_option
+@scheme_option
+@board_option
 @click.option("--out", "out_dir", type=click.Path(file_okay=False),
-              help="Folder for the model and project (default: tinyml-fw-out/RECIPE-BOARD).")
+              help="Folder for the model and project (default: tinyml-fw-out/NAME-BOARD).")
 @click.option("--limit", type=click.IntRange(min=1), help="Validate only the first N test vectors.")
+@click.option("--seed", default=0, show_default=True, help="Training seed.")
 @click.option("--retrain", is_flag=True, help="Train again even if a trained model is cached.")
 @click.option("--force", is_flag=True, help="Overwrite project files edited since they were generated.")
-@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Also write the report as JSON.")
-def deploy(recipe: str, board: str, out_dir: str | None, limit: int | None, retrain: bool, force: bool,
+@json_option
+def deploy(recipe: str, model: str | None, data: str | None, random: int | None, scheme: str, board: str,
+           out_dir: str | None, limit: int | None, seed: int, retrain: bool, force: bool,
            json_path: str | None) -> None:
-    """Train, quantize, generate, build, flash and validate: the whole pipeline."""
+    """Train (or take a model), quantize, generate, build, flash and validate: the whole pipeline."""
     from tinyml_fw.deploy import deploy as run
 
+    if model is not None and data is None and random is None:
+        raise click.UsageError("--model needs --data FILE or --random N (the data to quantize and validate with).")
     with _progress() as bar:
         task = bar.add_task("validate", total=None, visible=False)
 
         def progress(i: int, n: int) -> None:
             bar.update(task, completed=i, total=n, visible=True)
 
-        result = run(recipe, board, out_dir, limit=limit, retrain=retrain, force=force, progress=progress,
-                     log=log)
+        result = run(recipe, board, out_dir, model=model, data=data, random=random, scheme=scheme, limit=limit,
+                     retrain=retrain, force=force, seed=seed, progress=progress, log=log)
     _finish(result.report, json_path)
+
+
+def _defaults() -> dict:
+    commands = {name: {p.name for p in command.params} for name, command in cli.commands.items()}
+    return config.default_map(commands)
 
 
 def main(argv: list[str] | None = None) -> None:
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
     try:
-        cli.main(args=argv, prog_name="tinyml-fw", standalone_mode=False)
+        cli.main(args=argv, prog_name="tinyml-fw", standalone_mode=False, default_map=_defaults())
     except TfwError as exc:
         if debug:
             traceback.print_exc()
-        err.print(f"error: {exc}", markup=False, soft_wrap=True)
+        err.print(f"error: {exc}", markup=False)
         sys.exit(exc.exit_code)
     except click.ClickException as exc:
         exc.show()
@@ -214,4 +302,9 @@ def main(argv: list[str] | None = None) -> None:
     except (KeyboardInterrupt, click.Abort):
         err.print("interrupted", markup=False)
         sys.exit(EXIT_INTERRUPTED)
+    except OSError as exc:  # a file we were told to read or write, at a level no stage anticipated
+        if debug:
+            traceback.print_exc()
+        err.print(f"error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), markup=False)
+        sys.exit(2)
     sys.exit(0)

@@ -1,4 +1,5 @@
-"""All stages in a row: recipe → trained → int8 → project → firmware → validated on the board."""
+"""All stages in a row: (recipe → trained) or a user's model → integer .tflite → project → firmware →
+validated on the board."""
 
 from __future__ import annotations
 
@@ -6,9 +7,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from tinyml_fw import boards
 from tinyml_fw.build import Firmware, build
+from tinyml_fw.errors import BadInput
 from tinyml_fw.generate import Project, generate
 from tinyml_fw.quantize import Quantized, quantize
 from tinyml_fw.train import Trained, train
@@ -25,15 +28,21 @@ class Deployment:
     seconds: dict[str, float] = field(default_factory=dict)
 
 
-def default_out(recipe: str, board: str) -> Path:
-    return Path("tinyml-fw-out") / f"{recipe}-{board}"
+def default_out(source: str, board: str) -> Path:
+    return Path("tinyml-fw-out") / f"{Path(source).stem}-{board}"
 
 
-def deploy(recipe: str = "mnist-mlp", board: str = boards.DEFAULT_BOARD, out_dir: str | Path | None = None,
-           limit: int | None = None, retrain: bool = False, force: bool = False,
+def deploy(recipe: str | None = "mnist-mlp", board: str = boards.DEFAULT_BOARD, out_dir: str | Path | None = None,
+           model: Any = None, data: Any = None, random: int | None = None, scheme: str = "int8",
+           limit: int | None = None, retrain: bool = False, force: bool = False, seed: int = 0,
            progress: Callable[[int, int], None] | None = None, log=print) -> Deployment:
+    """Runs every stage. With `model`, the user's model (and `data` or `random`) replaces the recipe."""
     boards.get(board)  # an unknown board fails before minutes of training
-    out = Path(out_dir) if out_dir else default_out(recipe, board)
+    if model is not None:
+        recipe = None
+    elif recipe is None:
+        raise BadInput("Give a recipe or a model to deploy.")
+    out = Path(out_dir) if out_dir else default_out(recipe or str(model), board)
     run = Deployment()
 
     def timed(stage: str, fn, *args, **kwargs):
@@ -42,12 +51,14 @@ def deploy(recipe: str = "mnist-mlp", board: str = boards.DEFAULT_BOARD, out_dir
         run.seconds[stage] = round(time.perf_counter() - start, 3)
         return result
 
-    run.trained = timed("train", train, recipe, force=retrain, log=log)
-    run.quantized = timed("quantize", quantize, run.trained.model_path, run.trained.data_path, out / "model",
-                          run.trained.float_accuracy, log=log)
-    run.project = timed("generate", generate, run.quantized.tflite_path, board, out / "project",
-                        name=recipe, force=force, log=log)
+    if recipe is not None:
+        run.trained = timed("train", train, recipe, seed=seed, force=retrain, log=log)
+        model, data = run.trained.model_path, run.trained.data_path
+    run.quantized = timed("quantize", quantize, model, data, out / "model", scheme=scheme, random=random, log=log)
+    name = recipe or (Path(model).stem if isinstance(model, (str, Path)) else "model")
+    run.project = timed("generate", generate, run.quantized.tflite_path, board, out / "project", name=name,
+                        force=force, log=log)
     run.firmware = timed("build", build, run.project.path, log=log)
-    run.report = timed("validate", validate, run.project.path, run.trained.data_path, limit=limit,
-                       float_accuracy=run.trained.float_accuracy, progress=progress, log=log)
+    run.report = timed("validate", validate, run.project.path, data, random=random, limit=limit,
+                       float_score=run.quantized.float_score, progress=progress, log=log)
     return run

@@ -8,16 +8,20 @@ from __future__ import annotations
 
 import hashlib
 import json
+import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from tinyml_fw import __version__, boards, protocol
+from tinyml_fw.analyze import fit
 from tinyml_fw.aot.lower import lower
 from tinyml_fw.cnames import c_identifier
 from tinyml_fw.errors import BadInput
 from tinyml_fw.modelspec import read_model
 from tinyml_fw.paths import FIRMWARE
 from tinyml_fw.platformio import platform_uri
+from tinyml_fw.quantize import quantize
 from tinyml_fw.render import render
 
 MANIFEST = "tinyml-fw.json"
@@ -119,18 +123,38 @@ def _check_user_edits(out: Path, files: dict[str, bytes], force: bool) -> None:
                        "use --force to overwrite them, or another output folder.")
 
 
-def generate(model_path: str | Path, board_id: str = boards.DEFAULT_BOARD, out_dir: str | Path = "project",
-             runtime: str = "aot", name: str | None = None, force: bool = False, log=print) -> Project:
-    """Renders the project for `model_path` on `board_id` into out_dir; returns its manifest."""
+def _integer_model(model: Any, data: Any, scheme: str, random: int | None, folder: Path, log) -> Path:
+    """The model as an integer .tflite: as it is, or quantized when data (or --random) is given."""
+    if isinstance(model, (str, Path)) and Path(model).suffix == ".tflite":
+        spec = read_model(model)
+        is_float = any(t.dtype == "FLOAT32" for t in spec.tensors if t.is_constant)
+        if not is_float or (data is None and random is None):
+            return Path(model)  # integer, or float with nothing to calibrate: the AOT engine says why
+    elif data is None and random is None:
+        raise BadInput("A Keras or SavedModel model must be quantized first: give --data FILE or --random N.")
+    return Path(quantize(model, data, folder, scheme=scheme, random=random, log=log).tflite_path)
+
+
+def generate(model: Any, board_id: str = boards.DEFAULT_BOARD, out_dir: str | Path = "project",
+             runtime: str = "aot", name: str | None = None, force: bool = False, data: Any = None,
+             scheme: str = "int8", random: int | None = None, log=print) -> Project:
+    """Renders the project for `model` (an integer .tflite, or any model plus data to quantize it with) on
+    `board_id` into out_dir; refuses a model that does not fit the board. Returns the project's manifest."""
     board = boards.get(board_id)
     if runtime not in board.runtimes:
         raise BadInput(f"Board {board.id} supports runtimes {', '.join(board.runtimes)}, not '{runtime}'.")
     if runtime != "aot":
         raise BadInput(f"Runtime '{runtime}' cannot be generated yet; use --runtime aot.")
-    spec = read_model(model_path)
-    raw = Path(model_path).read_bytes()
-    name = c_identifier(name or Path(model_path).stem)
+    with tempfile.TemporaryDirectory() as tmp:
+        model_path = _integer_model(model, data, scheme, random, Path(tmp), log)
+        spec = read_model(model_path)
+        raw = model_path.read_bytes()
+    default_name = Path(model).stem if isinstance(model, (str, Path)) else "model"
+    name = c_identifier(name or default_name)
     files, plan = _render_files(spec, board, name, raw)
+    refusal = fit(plan, board).refusal()
+    if refusal:
+        raise BadInput(refusal)
 
     out = Path(out_dir)
     _check_user_edits(out, files, force)

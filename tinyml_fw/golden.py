@@ -19,11 +19,21 @@ class Reference:
         self.output = self._it.get_output_details(0)
 
     def quantize(self, x: np.ndarray) -> np.ndarray:
-        """Float inputs → the model's input type, rounding as the converter's QUANTIZE does."""
+        """Float inputs → the model's input type, rounding as the converter's QUANTIZE does; a model with
+        float inputs takes them as they are."""
+        if np.issubdtype(self.input["dtype"], np.floating):
+            return np.asarray(x, dtype=self.input["dtype"])
         q = self.input["quantization_parameters"]
         scale, zp = float(q["scales"][0]), int(q["zero_points"][0])
         info = np.iinfo(self.input["dtype"])
         return np.clip(np.round(x / scale) + zp, info.min, info.max).astype(self.input["dtype"])
+
+    def dequantize(self, outputs: np.ndarray) -> np.ndarray:
+        """Outputs in the model's output type → floats (real values)."""
+        if np.issubdtype(self.output["dtype"], np.floating):
+            return np.asarray(outputs, dtype=np.float32)
+        q = self.output["quantization_parameters"]
+        return (outputs.astype(np.float32) - int(q["zero_points"][0])) * float(q["scales"][0])
 
     def run(self, x_q: np.ndarray) -> np.ndarray:
         self._it.reset()
