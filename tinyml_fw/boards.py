@@ -1,4 +1,8 @@
-"""Boards are data: boards/<id>.json (PlatformIO's board manifest plus a "tinyml" section)."""
+"""Boards are data: <id>.json files (PlatformIO's board manifest plus a "tinyml" section).
+
+A user's own boards live in $TINYML_FW_HOME/boards (default ~/.cache/tinyml-fw/boards) and win over the
+toolkit's boards/ of the same id.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tinyml_fw.errors import BadInput
-from tinyml_fw.paths import BOARDS
+from tinyml_fw.paths import BOARDS, home
 
 DEFAULT_BOARD = "mps2-an386"
 
@@ -78,13 +82,17 @@ def _load(path: Path) -> Board:
         raise BadInput(f"Board file {path} is invalid ({type(exc).__name__}: {exc}).") from None
 
 
+def folders() -> list[Path]:
+    return [home() / "boards", BOARDS]
+
+
 def known() -> list[str]:
-    return sorted(p.stem for p in BOARDS.glob("*.json"))
+    return sorted({p.stem for folder in folders() for p in folder.glob("*.json")})
 
 
 def get(board_id: str) -> Board:
-    path = BOARDS / f"{board_id}.json"
-    if not path.is_file():
+    path = next((f / f"{board_id}.json" for f in folders() if (f / f"{board_id}.json").is_file()), None)
+    if path is None:
         close = difflib.get_close_matches(board_id, known(), n=3, cutoff=0.5)
         hint = f" Did you mean: {', '.join(close)}?" if close else f" Known boards: {', '.join(known())}."
         raise BadInput(f"Unknown board '{board_id}'.{hint}")
