@@ -79,7 +79,7 @@ def test_flipped_weight_byte_fails_validation(deployed, tmp_path):
     shutil.copytree(work / "out" / "project", project, ignore=shutil.ignore_patterns(".pio"))
     flip_weight(project, "mnist_mlp_l1_weights", 14 * 28 + 14)  # hidden unit 0, the centre pixel
     assert tfw("build", str(project), cwd=tmp_path).returncode == 0
-    data = next((Path(os.environ["TINYML_FW_HOME"]) / "models").glob("mnist-mlp-*/data.npz"))
+    data = next(Path(os.environ["TINYML_FW_HOME"]).glob("cache/trained/mnist-mlp-*/data.npz"))
     bad = tfw("validate", str(project), "--data", str(data), "--limit", "100", "--json", "bad.json", cwd=tmp_path)
     assert bad.returncode == errors.EXIT_VALIDATION_FAILED, bad.stdout + bad.stderr
     report = json.loads((tmp_path / "bad.json").read_text())
@@ -100,7 +100,7 @@ def test_flash_serves_the_board_until_ctrl_c(deployed, tmp_path):
         while "socket://" not in line and time.monotonic() < deadline:
             line = proc.stdout.readline()
         url = re.search(r"socket://\S+", line).group(0).rstrip(";.")
-        data = next((Path(os.environ["TINYML_FW_HOME"]) / "models").glob("mnist-mlp-*/data.npz"))
+        data = next(Path(os.environ["TINYML_FW_HOME"]).glob("cache/trained/mnist-mlp-*/data.npz"))
         ok = tfw("validate", str(project), "--data", str(data), "--port", url, "--limit", "20", cwd=tmp_path)
         assert ok.returncode == 0, ok.stdout + ok.stderr
         assert "20/20" in ok.stdout
@@ -143,7 +143,7 @@ def test_ctrl_c_during_validate_stops_the_emulator(deployed, tmp_path):
     work, result = deployed
     assert result.returncode == 0
     project = work / "out" / "project"
-    data = next((Path(os.environ["TINYML_FW_HOME"]) / "models").glob("mnist-mlp-*/data.npz"))
+    data = next(Path(os.environ["TINYML_FW_HOME"]).glob("cache/trained/mnist-mlp-*/data.npz"))
     proc = subprocess.Popen([TFW, "validate", str(project), "--data", str(data)], cwd=tmp_path,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
