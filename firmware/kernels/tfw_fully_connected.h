@@ -1,4 +1,5 @@
-/* int8 FULLY_CONNECTED, bit-exact with the TFLM reference kernel.
+/* FULLY_CONNECTED, bit-exact with the TFLM reference kernel: int8 (tfw_fully_connected_s8)
+ * and 16x8 (tfw_fully_connected_s16: int16 activations, int8 weights).
  * All quantization parameters are precomputed on the host
  * (tinyml_fw/aot/quant.py: fully_connected_params). */
 #ifndef TFW_FULLY_CONNECTED_H
@@ -25,6 +26,10 @@ typedef struct {
   int32_t output_multiplier, output_shift;  /* per-tensor requantization */
   const int32_t *per_channel_multiplier;    /* [output_depth], or NULL when per-tensor */
   const int32_t *per_channel_shift;         /* [output_depth], or NULL when per-tensor */
+  /* s16 only (the s8 kernel never reads them): */
+  const int64_t *bias64;  /* [output_depth] or NULL, with wide_accum == 1 */
+  int32_t wide_accum;     /* 1 = int64 accumulator and bias64 (TFLM's choice for an int64 bias),
+                             0 = int32 accumulator and bias */
 } TfwFullyConnectedParams;
 
 /* output[b][o] = clamp(MBQM(sum_d (w[o][d] + filter_offset) * (in[b][d] + input_offset)
@@ -33,6 +38,12 @@ typedef struct {
  * Returns TFW_ERR_BAD_ARG for NULL pointers or out-of-range parameters. */
 TfwStatus tfw_fully_connected_s8(const TfwFullyConnectedParams *p, const int8_t *input,
                                  int8_t *output);
+
+/* The same sum over int16 inputs, input_offset and output_offset in int16 range, act_min/act_max
+ * within [-32768, 32767]; with wide_accum the shifts must lie in [-31, 7] (TFLM's int64
+ * MultiplyByQuantizedMultiplier). */
+TfwStatus tfw_fully_connected_s16(const TfwFullyConnectedParams *p, const int16_t *input,
+                                  int16_t *output);
 
 #ifdef __cplusplus
 }

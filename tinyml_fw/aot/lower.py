@@ -84,6 +84,7 @@ class Lowering:
         self.steps: list[tuple[Step, tuple]] = []
         self.headers: list[str] = []
         self.alias: dict[int, int] = {}  # tensor → the tensor whose storage it shares
+        self.folded: dict[int, np.ndarray] = {}  # tensor → its value, computed at generate time (no storage)
 
     def storage(self, t: int) -> int:
         while t in self.alias:
@@ -137,10 +138,11 @@ def _plan_memory(lw: Lowering) -> tuple[dict[int, int], int, int, list[Buffer]]:
         first[lw.storage(t)] = -1
     for op in spec.ops:
         for t in op.inputs:
-            if t >= 0 and not spec.tensors[t].is_constant:
+            if t >= 0 and not spec.tensors[t].is_constant and t not in lw.folded:
                 last[lw.storage(t)] = max(last.get(lw.storage(t), -1), op.index)
         for t in op.outputs:
-            first.setdefault(lw.storage(t), op.index)
+            if t not in lw.folded:
+                first.setdefault(lw.storage(t), op.index)
     for t in spec.outputs:
         last[lw.storage(t)] = HOST
     buffers = [Buffer(k, spec.tensors[k].nbytes, first[k], last.get(k, first[k])) for k in sorted(first)]

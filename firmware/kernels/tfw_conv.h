@@ -1,0 +1,46 @@
+/* CONV_2D, NHWC, bit-exact with TFLM's reference_integer_ops::ConvPerChannel:
+ * int8 (tfw_conv_s8) and 16x8 (tfw_conv_s16: int16 activations, int8 weights).
+ * Geometry (output size, padding) and requantization are precomputed on the host
+ * (tinyml_fw/aot/ops/conv.py, tinyml_fw/aot/quant.py: conv_quant_params, compute_padding). */
+#ifndef TFW_CONV_H
+#define TFW_CONV_H
+
+#include <stdint.h>
+
+#include "tfw_status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct {
+  int32_t input_offset;   /* -input zero point (s8); must be 0 for s16 */
+  int32_t output_offset;  /* output zero point (s8); must be 0 for s16 */
+  int32_t act_min, act_max;  /* fused activation clamp, within the output type's range */
+  int32_t batches;
+  int32_t input_height, input_width, input_depth;
+  int32_t filter_height, filter_width;
+  int32_t filter_depth;   /* input channels per group: groups = input_depth / filter_depth */
+  int32_t output_height, output_width, output_depth;
+  int32_t stride_height, stride_width;
+  int32_t dilation_height, dilation_width;
+  int32_t pad_top, pad_left;  /* TFLM's padding_values: rows/columns of implicit zeros before */
+  int32_t wide_accum;     /* s16 only: 1 = int64 accumulator with bias64, 0 = int32 with bias */
+  const int8_t *weights;  /* [output_depth][filter_height][filter_width][filter_depth] */
+  const int32_t *bias;    /* [output_depth] or NULL (s8, and s16 with wide_accum == 0) */
+  const int64_t *bias64;  /* [output_depth] or NULL (s16 with wide_accum == 1) */
+  const int32_t *output_multiplier;  /* [output_depth], Q31 */
+  const int32_t *output_shift;       /* [output_depth], power of two */
+} TfwConvParams;
+
+/* input [batches][input_height][input_width][input_depth],
+ * output [batches][output_height][output_width][output_depth].
+ * Returns TFW_ERR_BAD_ARG for NULL pointers or inconsistent parameters. */
+TfwStatus tfw_conv_s8(const TfwConvParams *p, const int8_t *input, int8_t *output);
+TfwStatus tfw_conv_s16(const TfwConvParams *p, const int16_t *input, int16_t *output);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TFW_CONV_H */
