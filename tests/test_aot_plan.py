@@ -53,3 +53,12 @@ def test_hello_world_plan(hello_world_model):
 def test_unsupported_op_is_refused_with_layer(unsupported_op_model):
     with pytest.raises(BadInput, match=r"GATHER in layer 1 \(GATHER"):
         lower(read_model(unsupported_op_model), "gather")
+
+
+@pytest.mark.parametrize("fixture", ["hello_world_model", "micro_speech_model"])
+def test_shared_models_plan_within_10_percent_of_the_floor(fixture, request):
+    from tinyml_fw.analyze import analyze
+
+    analysis = analyze(request.getfixturevalue(fixture), measure_arena=False)
+    assert analysis.aot_supported, analysis.aot_refusal
+    assert analysis.aot_arena_bytes <= 1.1 * analysis.liveness_floor

@@ -71,9 +71,12 @@ def test_sine_regression_deploys_bit_exact(tmp_path):
     assert report.score_device < 0.2 and abs(report.score_device - report.score_float) < 0.05
 
 
-def test_mnist_cnn_is_analyzed(tmp_path):
+def test_mnist_cnn_is_analyzed_and_deploys_bit_exact(tmp_path):
     trained = tinyml_fw.train("mnist-cnn", **quiet)
-    q = tinyml_fw.quantize(trained.model_path, trained.data_path, tmp_path / "q", **quiet)
+    run = tinyml_fw.deploy("mnist-cnn", out_dir=tmp_path / "out", limit=40, **quiet)
+    assert run.report.bit_exact == run.report.vectors == 40
+    assert run.report.score_device > 0.8
+    q = run.quantized
     assert q.quantized_score > 0.85
     analysis = tinyml_fw.analyze(q.tflite_path, board="mps2-an386")
     assert set(analysis.op_counts) >= {"CONV_2D", "DEPTHWISE_CONV_2D", "MAX_POOL_2D", "AVERAGE_POOL_2D",
@@ -82,6 +85,15 @@ def test_mnist_cnn_is_analyzed(tmp_path):
     assert conv.output_shape == [1, 26, 26, 8] and conv.macs == 26 * 26 * 8 * 9
     assert analysis.tflm_arena_bytes > analysis.liveness_floor > 0
     assert "64-bit host" in analysis.tflm_arena_note
+    assert trained.float_accuracy > 0.85
+
+
+@pytest.mark.parametrize("recipe", ["mnist-mlp", "digits-mlp", "sine", "mnist-cnn"])
+def test_aot_memory_plan_is_within_10_percent_of_the_liveness_floor(recipe, tmp_path):
+    trained = tinyml_fw.train(recipe, **quiet)
+    q = tinyml_fw.quantize(trained.model_path, trained.data_path, tmp_path, **quiet)
+    analysis = tinyml_fw.analyze(q.tflite_path, measure_arena=False)
+    assert analysis.aot_arena_bytes <= 1.1 * analysis.liveness_floor, analysis
 
 
 def test_16x8_quantization(digits, tmp_path):
