@@ -1,10 +1,11 @@
-"""The whole op table of the convolution family (tests/c/op_table.py): every parameter set converted,
-run by the TFLM interpreter and by the host-built C kernel, compared byte for byte.
+"""Every op table (tests/c/op_table.py): each parameter set converted, run by the TFLM interpreter and by
+the host-built C kernels with the calls the lowerings plan, compared bit for bit.
 
-    .venv/bin/python bench/op_table.py [--vectors N] [--out bench/results/op_table.json] [--only CONV_2D ...]
+    .venv/bin/python bench/op_table.py [--vectors N] [--out bench/results/op_table.json] [--only CONV_2D ADD ...]
 
-Writes JSON: per op table, the number of cases, how many were bit-exact on every vector, and the
-mismatching cases. Converted models are cached in $TINYML_FW_HOME/op-table (or ~/.cache/tinyml-fw)."""
+Writes JSON: per op table, the number of cases, how many were bit-exact on every vector, the vectors
+compared, and the mismatching cases. Converted models are cached in $TINYML_FW_HOME/op-table (or
+~/.cache/tinyml-fw/op-table)."""
 
 from __future__ import annotations
 
@@ -17,20 +18,21 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "c")]
 
-import kcall_harness  # noqa: E402
+import harness  # noqa: E402
 import op_table  # noqa: E402
 from tinyml_fw.paths import home  # noqa: E402
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--vectors", type=int, default=64, help="random input vectors per case (plus extremes)")
+    ap.add_argument("--vectors", type=int, default=None,
+                    help="input vectors per case (default: the table's own, 64 or 24, extremes added)")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "op_table.json")
     ap.add_argument("--only", nargs="*", choices=op_table.TABLES, help="some op tables only")
     args = ap.parse_args(argv)
     cache = home() / "op-table"
     cache.mkdir(parents=True, exist_ok=True)
-    kernels = kcall_harness.shared_kernels()
+    kernels = harness.shared()
     report, started, failed = {}, time.monotonic(), 0
     for table in args.only or op_table.TABLES:
         entry = {"cases": 0, "bit_exact": 0, "vectors": 0, "mismatches": []}

@@ -1,4 +1,5 @@
-"""Fixtures for the host tests of the C kernels: build them once per session."""
+"""Fixtures for the host tests of the C kernels: the kernels built once per session (harness.py) and
+the op tables' model cache."""
 
 import sys
 from pathlib import Path
@@ -10,10 +11,16 @@ if str(REPO) not in sys.path:  # make tinyml_fw importable however pytest is sta
     sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import tfw_harness  # noqa: E402
+import harness  # noqa: E402
 
 
 @pytest.fixture(scope="session")
-def kernels(tmp_path_factory):
-    """ctypes handle on the kernels (plus a small shim exposing the inline helpers)."""
-    return tfw_harness.build_kernels(tmp_path_factory.mktemp("tfw_kernels"))
+def kernels():
+    """Every kernel built for the host (plus a shim exposing the inline helpers and struct sizes)."""
+    return harness.shared()
+
+
+@pytest.fixture(scope="session")
+def op_table_cache(request):
+    """Converted models, kept across runs in pytest's cache (`--cache-clear` rebuilds them)."""
+    return request.config.cache.mkdir("tfw-op-table")

@@ -1,11 +1,12 @@
-"""The op table of the convolution family: generated parameter sets per operator, each a small Keras
-model (tf.keras, Input(batch_size=...)) converted to full-integer int8 or 16x8, run by the TFLM
-interpreter and by the C kernel with the parameters the op's lowering prepares, compared byte for
-byte on many inputs. Used by tests/c/test_kernels_*.py (all cases, or every Nth with
-TFW_OP_TABLE_EVERY=N) and by bench/op_table.py (all cases, JSON summary).
+"""The op tables: generated parameter sets per operator, each a small TF model converted with full-integer
+quantization, run by the TFLM interpreter and, on the host, by the C kernels with the calls the ops'
+lowerings plan (harness.py), compared bit for bit on many inputs. The parameter sets and their model
+builders are in tables_conv.py (CONV_2D, DEPTHWISE_CONV_2D, pooling, PAD, MEAN, 16x8 FULLY_CONNECTED)
+and tables_ew.py (elementwise, activation, shape and conversion ops). Used by tests/c/test_kernels_*.py
+(every case, or every Nth with TFW_OP_TABLE_EVERY=N) and by bench/op_table.py (all cases, JSON summary).
 
-Converted models are cached on disk (key: the parameter set, the builder version and TensorFlow's
-version), so a warm run never imports TensorFlow."""
+Converted models are cached on disk (key: the parameter set, its builder's BUILDER_VERSION and
+TensorFlow's version), so a warm run never imports TensorFlow."""
 
 from __future__ import annotations
 
@@ -18,10 +19,13 @@ from pathlib import Path
 
 import numpy as np
 
-BUILDER_VERSION = 3  # bump when models built from the same parameters change
+import harness
+import tables_conv
+import tables_ew
 
-TABLES = ("CONV_2D", "CONV_2D_16x8", "DEPTHWISE_CONV_2D", "DEPTHWISE_CONV_2D_16x8", "FULLY_CONNECTED_16x8",
-          "AVERAGE_POOL_2D", "MAX_POOL_2D", "PAD", "MEAN")
+FAMILIES = (tables_conv, tables_ew)
+TABLES = tuple(t for f in FAMILIES for t in f.TABLES)
+ACT_CODES = {"NONE": 0, "RELU": 1, "RELU_N1_TO_1": 2, "RELU6": 3}  # schema ActivationFunctionType
 
 
 @dataclass(frozen=True)
@@ -35,230 +39,15 @@ class Case:
         return f"{self.table}-{self.index:02d}-{self.params['tag']}"
 
 
-# ---- parameter sets ------------------------------------------------------------------------------
-
-def _conv_cases(mode: str) -> list[dict]:
-    """Hand-picked features first, then seeded random combinations."""
-    base = dict(kind="conv", mode=mode, shape=(8, 8, 3), filters=4, kernel=(3, 3), strides=(1, 1),
-                padding="SAME", dilation=(1, 1), groups=1, bias=True, act="NONE", per_channel=True,
-                rep="normal", patch=())
-    picked = [
-        dict(tag="k3-same-relu", act="RELU"),
-        dict(tag="k2-same-even", kernel=(2, 2)),
-        dict(tag="k4-same-s2-even", kernel=(4, 4), strides=(2, 2), shape=(9, 9, 3)),
-        dict(tag="k3-valid-d2", padding="VALID", dilation=(2, 2), shape=(9, 10, 2)),
-        dict(tag="k3-same-d2", dilation=(2, 2)),
-        dict(tag="k2-same-d3-even", kernel=(2, 2), dilation=(3, 3), shape=(9, 7, 2)),
-        dict(tag="k1-s2-stride-gt-kernel", kernel=(1, 1), strides=(2, 2)),
-        dict(tag="k2-s3-valid-stride-gt-kernel", kernel=(2, 2), strides=(3, 3), padding="VALID", shape=(11, 10, 3)),
-        dict(tag="per-tensor", per_channel=False),
-        dict(tag="relu6", act="RELU6"),
-        dict(tag="relu-n1-to-1", act="RELU_N1_TO_1"),
-        dict(tag="zp-min", rep="pos"),
-        dict(tag="zp-max", rep="neg"),
-        dict(tag="positive-shift", patch=(("out_scale", 1 / 1000), ("bias_zero", None))),
-        dict(tag="groups2", shape=(6, 6, 4), groups=2, filters=6),
-        dict(tag="nobias", bias=False),
-        dict(tag="k1x5-s1x2-rect", kernel=(1, 5), strides=(1, 2), shape=(5, 12, 2)),
-        dict(tag="batch2", batch=2),
-        dict(tag="s2-d2-patched", strides=(2, 2), shape=(11, 11, 2),
-             patch=(("window", {"dilationHFactor": 2, "dilationWFactor": 2}),)),
-        dict(tag="deep-16to8", shape=(6, 6, 16), filters=8),
-        dict(tag="k5-same-s2", kernel=(5, 5), strides=(2, 2), shape=(7, 9, 2)),
-        dict(tag="k3x1-d2x1", kernel=(3, 1), dilation=(2, 1), shape=(9, 6, 3)),
-    ]
-    if mode == "16x8":
-        picked += [dict(tag="bias32", bias32=True), dict(tag="bias32-nobias", bias32=True, bias=False),
-                   dict(tag="bias32-relu", bias32=True, act="RELU", kernel=(2, 2))]
-    cases = [{**base, **p} for p in picked]
-    rng = np.random.default_rng(101 if mode == "int8" else 202)
-    while len(cases) < len(picked) + 4:
-        k = (int(rng.integers(1, 5)), int(rng.integers(1, 5)))
-        s = (int(rng.integers(1, 4)), int(rng.integers(1, 4)))
-        h, w = int(rng.integers(max(k[0], 3), 11)), int(rng.integers(max(k[1], 3), 11))
-        cases.append({**base, "tag": f"rand-k{k[0]}x{k[1]}-s{s[0]}x{s[1]}", "kernel": k, "strides": s,
-                      "shape": (h, w, int(rng.integers(1, 6))), "filters": int(rng.integers(1, 7)),
-                      "padding": str(rng.choice(["SAME", "VALID"])),
-                      "act": str(rng.choice(["NONE", "RELU", "RELU6"])),
-                      "rep": str(rng.choice(["normal", "pos", "neg"])), "per_channel": bool(rng.integers(0, 2))})
-    return cases
-
-
-def _depthwise_cases(mode: str) -> list[dict]:
-    base = dict(kind="depthwise", mode=mode, shape=(8, 8, 3), multiplier=1, kernel=(3, 3), strides=(1, 1),
-                padding="SAME", dilation=(1, 1), bias=True, act="NONE", per_channel=True, rep="normal", patch=())
-    picked = [
-        dict(tag="k3-same-relu", act="RELU"),
-        dict(tag="dm2", multiplier=2),
-        dict(tag="dm3-valid", multiplier=3, padding="VALID"),
-        dict(tag="dm8-depth1-even-s2", multiplier=8, shape=(13, 10, 1), kernel=(4, 2), strides=(2, 2)),
-        dict(tag="k2-same-even", kernel=(2, 2)),
-        dict(tag="k3-same-d2", dilation=(2, 2)),
-        dict(tag="k3-valid-d2-dm2", dilation=(2, 2), padding="VALID", multiplier=2, shape=(9, 9, 2)),
-        dict(tag="k2-same-d2-even", kernel=(2, 2), dilation=(2, 2)),
-        dict(tag="k1-s3-stride-gt-kernel", kernel=(1, 1), strides=(3, 3), shape=(10, 10, 3)),
-        dict(tag="k2-s3-valid", kernel=(2, 2), strides=(3, 3), padding="VALID", shape=(11, 8, 2)),
-        dict(tag="per-tensor", per_channel=False),
-        dict(tag="relu6", act="RELU6"),
-        dict(tag="relu-n1-to-1", act="RELU_N1_TO_1"),
-        dict(tag="zp-min", rep="pos"),
-        dict(tag="zp-max", rep="neg", multiplier=2),
-        dict(tag="positive-shift", patch=(("out_scale", 1 / 1000), ("bias_zero", None))),
-        dict(tag="nobias", bias=False),
-        dict(tag="k1x4-s1x2-rect", kernel=(1, 4), strides=(1, 2), shape=(4, 13, 3)),
-        dict(tag="batch2", batch=2),
-        dict(tag="s2-d2-patched", strides=(2, 2), shape=(11, 11, 2),
-             patch=(("window", {"dilationHFactor": 2, "dilationWFactor": 2}),)),
-        dict(tag="deep16", shape=(5, 5, 16)),
-        dict(tag="k5-same-s2-dm2", kernel=(5, 5), strides=(2, 2), multiplier=2, shape=(7, 9, 2)),
-    ]
-    if mode == "16x8":  # the converter fails on per-tensor 16x8 depthwise weights
-        picked = [dict(tag="wide-inputs", rep="wide") if p["tag"] == "per-tensor" else p for p in picked]
-    cases = [{**base, **p} for p in picked]
-    rng = np.random.default_rng(303 if mode == "int8" else 404)
-    while len(cases) < len(picked) + 4:
-        k = (int(rng.integers(1, 5)), int(rng.integers(1, 5)))
-        s = (int(rng.integers(1, 4)), int(rng.integers(1, 4)))
-        h, w = int(rng.integers(max(k[0], 3), 11)), int(rng.integers(max(k[1], 3), 11))
-        cases.append({**base, "tag": f"rand-k{k[0]}x{k[1]}-s{s[0]}x{s[1]}", "kernel": k, "strides": s,
-                      "shape": (h, w, int(rng.integers(1, 5))), "multiplier": int(rng.integers(1, 4)),
-                      "padding": str(rng.choice(["SAME", "VALID"])),
-                      "act": str(rng.choice(["NONE", "RELU", "RELU6"])),
-                      "rep": str(rng.choice(["normal", "pos", "neg"])),
-                      "per_channel": mode == "16x8" or bool(rng.integers(0, 2))})
-    return cases
-
-
-def _fc16_cases() -> list[dict]:
-    base = dict(kind="dense", mode="16x8", shape=(16,), units=8, bias=True, act="NONE", per_channel=True,
-                rep="normal", patch=())
-    picked = [
-        dict(tag="basic"), dict(tag="relu", act="RELU"), dict(tag="relu6", act="RELU6"),
-        dict(tag="relu-n1-to-1", act="RELU_N1_TO_1"), dict(tag="per-tensor", per_channel=False),
-        dict(tag="nobias", bias=False), dict(tag="bias32", bias32=True),
-        dict(tag="bias32-per-tensor", bias32=True, per_channel=False),
-        dict(tag="bias32-nobias", bias32=True, bias=False),
-        dict(tag="positive-shift", patch=(("out_scale", 1 / 1000), ("bias_zero", None))),
-        dict(tag="rows3", shape=(3, 10), units=5), dict(tag="wide-784x20", shape=(784,), units=20),
-        dict(tag="one-in", shape=(1,), units=6), dict(tag="one-out", shape=(33,), units=1),
-        dict(tag="pos-inputs", rep="pos"), dict(tag="neg-inputs", rep="neg"),
-        dict(tag="batch2", batch=2, shape=(7,), units=3),
-        dict(tag="per-tensor-relu", per_channel=False, act="RELU"),
-    ]
-    cases = [{**base, **p} for p in picked]
-    rng = np.random.default_rng(505)
-    while len(cases) < len(picked) + 4:
-        n, u = int(rng.integers(1, 80)), int(rng.integers(1, 24))
-        cases.append({**base, "tag": f"rand-{n}x{u}", "shape": (n,), "units": u,
-                      "act": str(rng.choice(["NONE", "RELU", "RELU6"])), "per_channel": bool(rng.integers(0, 2)),
-                      "bias32": bool(rng.integers(0, 2))})
-    return cases
-
-
-def _pool_cases(kind: str) -> list[dict]:
-    base = dict(kind=kind, mode="int8", shape=(8, 8, 3), pool=(2, 2), strides=(2, 2), padding="VALID",
-                act="NONE", rep="normal", patch=())
-    picked = [
-        dict(tag="p2-s2-valid"), dict(tag="p2-s2-same-odd", shape=(9, 7, 2), padding="SAME"),
-        dict(tag="p3-s1-same", pool=(3, 3), strides=(1, 1), padding="SAME"),
-        dict(tag="p3-s2-same", pool=(3, 3), padding="SAME", shape=(10, 10, 2)),
-        dict(tag="p4-s1-same-even", pool=(4, 4), strides=(1, 1), padding="SAME", shape=(6, 6, 2)),
-        dict(tag="p2-s3-stride-gt-pool", strides=(3, 3), shape=(11, 11, 2)),
-        dict(tag="p1-s2", pool=(1, 1), strides=(2, 2)),
-        dict(tag="p2x3-s1x2-rect", pool=(2, 3), strides=(1, 2), shape=(5, 11, 4)),
-        dict(tag="p3-s3-same", pool=(3, 3), strides=(3, 3), padding="SAME", shape=(8, 10, 3)),
-        dict(tag="global-p8", pool=(8, 8), strides=(1, 1)),
-        dict(tag="p5-s2-same-big-window", pool=(5, 5), padding="SAME", shape=(6, 7, 2)),
-        dict(tag="zp-min", rep="pos", padding="SAME", pool=(3, 3)),
-        dict(tag="zp-max", rep="neg", padding="SAME", pool=(3, 3)),
-        dict(tag="relu", act="RELU", padding="SAME", pool=(3, 3), strides=(1, 1)),
-        dict(tag="relu6", act="RELU6", rep="wide"),
-        dict(tag="relu-n1-to-1", act="RELU_N1_TO_1"),
-        dict(tag="batch2", batch=2),
-        dict(tag="deep32", shape=(4, 4, 32)),
-        dict(tag="p2-s1-valid", strides=(1, 1), shape=(5, 5, 3)),
-        dict(tag="p4x1-s2x1-same", pool=(4, 1), strides=(2, 1), padding="SAME", shape=(9, 3, 2)),
-    ]
-    cases = [{**base, **p} for p in picked]
-    rng = np.random.default_rng(606 if kind == "avgpool" else 707)
-    while len(cases) < len(picked) + 4:
-        k = (int(rng.integers(1, 5)), int(rng.integers(1, 5)))
-        s = (int(rng.integers(1, 4)), int(rng.integers(1, 4)))
-        cases.append({**base, "tag": f"rand-p{k[0]}x{k[1]}-s{s[0]}x{s[1]}", "pool": k, "strides": s,
-                      "shape": (int(rng.integers(max(k[0], 2), 11)), int(rng.integers(max(k[1], 2), 11)),
-                                int(rng.integers(1, 6))),
-                      "padding": str(rng.choice(["SAME", "VALID"])), "rep": str(rng.choice(["normal", "pos", "neg"]))})
-    return cases
-
-
-def _pad_cases() -> list[dict]:
-    base = dict(kind="pad", mode="int8", shape=(5, 5, 3), pads=((0, 0), (1, 1), (1, 1), (0, 0)), value=0.0,
-                rep="normal", patch=())
-    picked = [
-        dict(tag="hw1"), dict(tag="asym-hw", pads=((0, 0), (1, 2), (0, 3), (0, 0))),
-        dict(tag="channels", pads=((0, 0), (0, 0), (0, 0), (2, 1))),
-        dict(tag="all4", pads=((1, 0), (2, 1), (1, 2), (1, 1))),
-        dict(tag="zp-min", rep="pos", pads=((0, 0), (2, 2), (2, 2), (0, 0))),
-        dict(tag="zp-max", rep="neg"),
-        dict(tag="3d", shape=(6, 4), pads=((0, 0), (2, 3), (1, 0))),
-        dict(tag="2d", shape=(7,), pads=((0, 0), (3, 4))),
-        dict(tag="5d", shape=(3, 3, 2, 2), pads=((0, 0), (1, 1), (0, 1), (1, 0), (0, 1))),
-        dict(tag="padv2-const", value=0.7),
-        dict(tag="padv2-neg-const", value=-1.5, pads=((0, 0), (0, 2), (2, 0), (0, 0))),
-        dict(tag="padv2-3d", value=0.25, shape=(4, 6), pads=((0, 0), (1, 1), (2, 0))),
-        dict(tag="padv2-zp-min", value=1.0, rep="pos"),
-        dict(tag="batch-axis", pads=((1, 2), (0, 0), (0, 0), (0, 0))),
-        dict(tag="big", shape=(3, 3, 1), pads=((0, 0), (6, 5), (4, 7), (0, 0))),
-        dict(tag="batch2", batch=2, pads=((0, 0), (1, 0), (0, 1), (0, 0))),
-        dict(tag="wide-rows", shape=(2, 40, 4), pads=((0, 0), (1, 1), (3, 3), (0, 0))),
-        dict(tag="16bit", mode="16x8"),
-        dict(tag="16bit-asym", mode="16x8", pads=((0, 0), (2, 0), (0, 1), (1, 0))),
-    ]
-    cases = [{**base, **p} for p in picked]
-    rng = np.random.default_rng(808)
-    while len(cases) < len(picked) + 4:
-        shape = tuple(int(v) for v in rng.integers(1, 6, size=3))
-        pads = ((0, 0),) + tuple((int(a), int(b)) for a, b in rng.integers(0, 3, size=(3, 2)))
-        value = float(rng.choice([0.0, 0.5, -0.3]))
-        cases.append({**base, "tag": f"rand-{'x'.join(map(str, shape))}", "shape": shape, "pads": pads,
-                      "value": value, "rep": str(rng.choice(["normal", "pos", "neg"]))})
-    return cases
-
-
-def _mean_cases() -> list[dict]:
-    base = dict(kind="mean", mode="int8", shape=(6, 6, 4), axes=(1, 2), keepdims=False, rep="normal", patch=())
-    picked = [
-        dict(tag="gap"), dict(tag="gap-keepdims", keepdims=True),
-        dict(tag="gap-7x5", shape=(7, 5, 3)), dict(tag="gap-1x1", shape=(1, 1, 8)),
-        dict(tag="gap-16x16", shape=(16, 16, 2)), dict(tag="gap-3x3-deep", shape=(3, 3, 40)),
-        dict(tag="zp-min", rep="pos"), dict(tag="zp-max", rep="neg", keepdims=True),
-        dict(tag="axis1", axes=(1,)), dict(tag="axis2-keepdims", axes=(2,), keepdims=True),
-        dict(tag="channels", axes=(3,)), dict(tag="axes123", axes=(1, 2, 3)),
-        dict(tag="neg-axes", axes=(-3, -2)),
-        dict(tag="gap1d", shape=(10, 6), axes=(1,)),
-        dict(tag="narrow-output", patch=(("out_scale", 1 / 8),)),
-        dict(tag="wide-output", patch=(("out_scale", 40.0),)),
-        dict(tag="batch2-gap", batch=2), dict(tag="batch2-axes012", batch=2, axes=(0, 1, 2)),
-        dict(tag="count-prime", shape=(7, 11, 2)), dict(tag="rep-small", rep="small"),
-    ]
-    cases = [{**base, **p} for p in picked]
-    rng = np.random.default_rng(909)
-    while len(cases) < len(picked) + 4:
-        shape = tuple(int(v) for v in rng.integers(1, 9, size=3))
-        cases.append({**base, "tag": f"rand-{'x'.join(map(str, shape))}", "shape": shape,
-                      "keepdims": bool(rng.integers(0, 2)), "rep": str(rng.choice(["normal", "pos", "neg"]))})
-    return cases
+def family(table: str):
+    """The module of a table's parameter sets (tables_conv or tables_ew)."""
+    return next(f for f in FAMILIES if table in f.TABLES)
 
 
 def cases(table: str) -> list[Case]:
-    make = {
-        "CONV_2D": lambda: _conv_cases("int8"), "CONV_2D_16x8": lambda: _conv_cases("16x8"),
-        "DEPTHWISE_CONV_2D": lambda: _depthwise_cases("int8"),
-        "DEPTHWISE_CONV_2D_16x8": lambda: _depthwise_cases("16x8"),
-        "FULLY_CONNECTED_16x8": _fc16_cases, "AVERAGE_POOL_2D": lambda: _pool_cases("avgpool"),
-        "MAX_POOL_2D": lambda: _pool_cases("maxpool"), "PAD": _pad_cases, "MEAN": _mean_cases,
-    }[table]
-    return [Case(table, i, {**p, "seed": 1000 * TABLES.index(table) + i}) for i, p in enumerate(make())]
+    fam = family(table)
+    return [Case(table, i, {**p, "seed": 1000 * fam.TABLES.index(table) + i})
+            for i, p in enumerate(fam.parameter_sets(table))]
 
 
 def sample(all_cases: list[Case], every: int) -> list[Case]:
@@ -270,157 +59,30 @@ def every_from_env() -> int:
     return max(1, int(os.environ.get("TFW_OP_TABLE_EVERY", "1") or 1))
 
 
+def table_params(*tables: str) -> list:
+    """pytest.param per case of the tables, every Nth only with TFW_OP_TABLE_EVERY=N."""
+    import pytest
+
+    every = every_from_env()
+    return [pytest.param(c, id=c.id) for t in tables for c in sample(cases(t), every)]
+
+
+def check_case(case: Case, kernels, cache_dir: Path) -> Result:
+    """The one test body of the op tables: every vector bit-exact."""
+    result = check(case, kernels, cache_dir)
+    assert result.exact == result.vectors, f"{case.id}: {result.first_mismatch}"
+    return result
+
+
 # ---- models ------------------------------------------------------------------------------------
 
-def _tf():
+def import_tf():
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    import tensorflow as tf
+    import tensorflow as tf  # imported lazily: it is slow
     return tf
 
 
-def _rep(rng, kind: str, shape) -> np.ndarray:
-    if kind == "pos":
-        return rng.uniform(0.0, 2.0, shape)
-    if kind == "neg":
-        return rng.uniform(-2.0, 0.0, shape)
-    if kind == "wide":
-        return rng.normal(0.0, 6.0, shape)
-    if kind == "small":
-        return rng.normal(0.1, 0.05, shape)
-    return rng.normal(0.2, 1.0, shape)
-
-
-def _layer(tf, p):
-    """The Keras layer(s) of a parameter set, as a function of the input tensor."""
-    kind = p["kind"]
-    act = "relu" if p.get("act") == "RELU" else None
-    if kind == "conv":
-        layer = tf.keras.layers.Conv2D(p["filters"], p["kernel"], strides=p["strides"], padding=p["padding"].lower(),
-                                       dilation_rate=p["dilation"], groups=p["groups"], use_bias=p["bias"],
-                                       activation=act)
-    elif kind == "depthwise":
-        layer = tf.keras.layers.DepthwiseConv2D(p["kernel"], strides=p["strides"], padding=p["padding"].lower(),
-                                                depth_multiplier=p["multiplier"], dilation_rate=p["dilation"],
-                                                use_bias=p["bias"], activation=act)
-    elif kind == "dense":
-        layer = tf.keras.layers.Dense(p["units"], use_bias=p["bias"], activation=act)
-    elif kind in ("avgpool", "maxpool"):
-        cls = tf.keras.layers.AveragePooling2D if kind == "avgpool" else tf.keras.layers.MaxPooling2D
-        pool = cls(p["pool"], strides=p["strides"], padding=p["padding"].lower())
-        if p["act"] == "RELU":
-            return lambda x: tf.keras.layers.ReLU()(pool(x)), pool
-        if p["act"] == "RELU6":
-            return lambda x: tf.keras.layers.ReLU(6.0)(pool(x)), pool
-        return pool, pool
-    else:
-        raise ValueError(kind)
-    if p.get("act") == "RELU6":
-        return lambda x: tf.keras.layers.ReLU(6.0)(layer(x)), layer
-    return layer, layer
-
-
-def _tf_function(tf, p, batch):
-    """PAD, PADV2 and MEAN as a plain tf.function (the converter's Keras path fails on Lambda layers)."""
-    spec = tf.TensorSpec((batch, *p["shape"]), tf.float32)
-    if p["kind"] == "pad":
-        pads, value = [list(r) for r in p["pads"]], p["value"]  # rows include the batch axis
-        fn = tf.function(lambda t: tf.pad(t, pads, constant_values=value), input_signature=[spec])
-    else:
-        axes, keep = list(p["axes"]), p["keepdims"]
-        fn = tf.function(lambda t: tf.reduce_mean(t, axis=axes, keepdims=keep), input_signature=[spec])
-    return fn.get_concrete_function()
-
-
-def _convert(tf, model, rep, p) -> bytes:
-    if p["kind"] in ("pad", "mean"):
-        conv = tf.lite.TFLiteConverter.from_concrete_functions([model], None)
-    else:
-        conv = tf.lite.TFLiteConverter.from_keras_model(model)
-    conv.optimizations = [tf.lite.Optimize.DEFAULT]
-    conv.representative_dataset = lambda: ([r] for r in rep)
-    if p["mode"] == "16x8":
-        conv.target_spec.supported_ops = [tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
-        conv.inference_input_type = conv.inference_output_type = tf.int16
-        if p.get("bias32"):
-            conv._experimental_full_integer_quantization_bias_type = tf.int32
-    else:
-        conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        conv.inference_input_type = conv.inference_output_type = tf.int8
-    if not p.get("per_channel", True):
-        conv._experimental_disable_per_channel = True
-        conv._experimental_disable_per_channel_quantization_for_dense_layers = True
-    return bytes(conv.convert())
-
-
-def _keras_model_bytes(p) -> bytes:
-    tf = _tf()
-    tf.keras.utils.set_random_seed(p["seed"])
-    rng = np.random.default_rng(p["seed"])
-    batch = p.get("batch", 1)
-    if p["kind"] in ("pad", "mean"):
-        model, layer = _tf_function(tf, p, batch), None
-    else:
-        inp = tf.keras.Input(shape=p["shape"], batch_size=batch)
-        fn, layer = _layer(tf, p)
-        model = tf.keras.Model(inp, fn(inp))
-    if layer is not None and p.get("bias") and layer.weights:
-        weights = layer.get_weights()
-        weights[-1] = rng.normal(0.0, 0.3, weights[-1].shape).astype(np.float32)
-        layer.set_weights(weights)
-    rep = [_rep(rng, p["rep"], (batch, *p["shape"])).astype(np.float32) for _ in range(48)]
-    return _convert(tf, model, rep, p)
-
-
-_ACT_CODES = {"NONE": 0, "RELU": 1, "RELU_N1_TO_1": 2, "RELU6": 3}
-
-
-def _patched(raw: bytes, p) -> bytes:
-    """Post-conversion edits through the flatbuffer object API: RELU_N1_TO_1 (Keras has no such
-    layer), an output scale that forces a positive shift, window options Keras cannot express
-    (stride and dilation together) with the output shape recomputed."""
-    patches = list(p["patch"])
-    if p.get("act") == "RELU_N1_TO_1":
-        patches.append(("act", "RELU_N1_TO_1"))
-    if not patches:
-        return raw
-    import flatbuffers
-    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as fb
-
-    from tinyml_fw.aot import quant
-
-    model = fb.ModelT.InitFromPackedBuf(raw, 0)
-    graph = model.subgraphs[0]
-    (op,) = graph.operators
-    out = graph.tensors[op.outputs[0]]
-    for what, arg in patches:
-        if what == "act":
-            op.builtinOptions.fusedActivationFunction = _ACT_CODES[arg]
-        elif what == "bias_zero":
-            buf = model.buffers[graph.tensors[op.inputs[2]].buffer]
-            buf.data = np.zeros_like(buf.data)
-        elif what == "out_scale":
-            out.quantization.scale = [float(np.float32(s * arg)) for s in out.quantization.scale]
-        elif what == "window":
-            opts = op.builtinOptions
-            for key, value in arg.items():
-                setattr(opts, key, value)
-            x = graph.tensors[op.inputs[0]]
-            w = graph.tensors[op.inputs[1]]
-            padding = "SAME" if opts.padding == 0 else "VALID"
-            shape = list(out.shape)
-            windows = ((opts.strideH, opts.dilationHFactor), (opts.strideW, opts.dilationWFactor))
-            for axis, (s, d) in enumerate(windows):
-                size, taps = int(x.shape[1 + axis]), int(w.shape[1 + axis])
-                shape[1 + axis] = quant.compute_padding(padding, size, taps, s, d)[0]
-            out.shape = np.array(shape, dtype=np.int32)
-            if out.shapeSignature is not None:
-                out.shapeSignature = np.array(shape, dtype=np.int32)
-    builder = flatbuffers.Builder(len(raw) + 1024)
-    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
-    return bytes(builder.Output())
-
-
-def _tf_version() -> str:
+def tf_version() -> str:
     for dist in ("tensorflow-cpu", "tensorflow"):
         try:
             return importlib.metadata.version(dist)
@@ -429,63 +91,120 @@ def _tf_version() -> str:
     return "?"
 
 
-def model_path(case: Case, cache_dir: Path) -> Path:
-    """The converted (and patched) .tflite of a case, built once and cached in cache_dir."""
-    key = json.dumps({k: v for k, v in case.params.items() if k != "tag"}, sort_keys=True, default=list)
-    digest = hashlib.sha256(f"{BUILDER_VERSION}|{_tf_version()}|{key}".encode()).hexdigest()[:20]
-    path = Path(cache_dir) / f"{case.table}-{case.index:02d}-{digest}.tflite"
+def repack(raw: bytes, edit) -> bytes:
+    """The model after edit(ModelT) (the flatbuffer object API), packed again."""
+    import flatbuffers
+    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as fb
+
+    model = fb.ModelT.InitFromPackedBuf(raw, 0)
+    edit(model)
+    builder = flatbuffers.Builder(len(raw) + 1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
+
+
+def cached(path: Path, build) -> Path:
+    """path, written once (atomically) from build() -> bytes, with TensorFlow's output silenced."""
     if not path.is_file():
         from tinyml_fw.quiet import quiet_fds
 
         with quiet_fds():
-            raw = _patched(_keras_model_bytes(case.params), case.params)
-        tmp = path.with_suffix(".tmp")
+            raw = build()
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
         tmp.write_bytes(raw)
         tmp.replace(path)
     return path
 
 
-# ---- checking ----------------------------------------------------------------------------------
+def model_path(case: Case, cache_dir: Path) -> Path:
+    """The converted (and patched) .tflite of a case, built once and cached in cache_dir."""
+    fam = family(case.table)
+    key = json.dumps({k: v for k, v in case.params.items() if k != "tag"}, sort_keys=True, default=list)
+    digest = hashlib.sha256(f"{fam.BUILDER_VERSION}|{tf_version()}|{key}".encode()).hexdigest()[:20]
+    return cached(Path(cache_dir) / f"{case.table}-{case.index:02d}-{digest}.tflite", lambda: fam.build(case.params))
 
-PREPARE_OPS = {"CONV_2D", "DEPTHWISE_CONV_2D", "AVERAGE_POOL_2D", "MAX_POOL_2D", "PAD", "PADV2", "MEAN",
-               "FULLY_CONNECTED"}
 
+# ---- the host executor ---------------------------------------------------------------------------
 
-def prepare(spec, op):
-    """The KernelCall the op's lowering makes (the same function the generator calls)."""
+def plan(spec, op, lw=None):
+    """The Call the op's lowering plans (the same function the generator runs), or None: no plan
+    (RESHAPE, SQUEEZE, SHAPE, PACK) or folded at generate time."""
     from tinyml_fw.aot.lower import Lowering
-    from tinyml_fw.aot.ops import conv, depthwise_conv, fully_connected, mean, pad, pooling
+    from tinyml_fw.aot.ops import LOWERINGS
 
-    fn = {"CONV_2D": conv.prepare_conv, "DEPTHWISE_CONV_2D": depthwise_conv.prepare_depthwise_conv,
-          "AVERAGE_POOL_2D": pooling.prepare_pool, "MAX_POOL_2D": pooling.prepare_pool, "PAD": pad.prepare_pad,
-          "PADV2": pad.prepare_pad, "MEAN": mean.prepare_mean,
-          "FULLY_CONNECTED": fully_connected.prepare_fully_connected_s16}[op.op]
-    return fn(Lowering(spec, "t"), op)
+    fn = getattr(LOWERINGS[op.op], "plan", None)
+    return None if fn is None else fn(spec, op, Lowering(spec, "host") if lw is None else lw)
 
 
-def inputs(spec, n: int, seed: int) -> np.ndarray:
-    """Extremes, uniform random values over the whole type, values near the representative data, and
-    sparse ones: the zero point everywhere but at a few places, off by a little (single taps,
-    unsaturated outputs even with large multipliers)."""
-    t = spec.tensors[spec.inputs[0]]
-    dtype = np.int16 if t.dtype == "INT16" else np.int8
-    info = np.iinfo(dtype)
-    rng = np.random.default_rng(seed)
-    shape = t.shape
-    alt = np.where(np.indices(shape).sum(axis=0) % 2 == 0, info.max, info.min).astype(dtype)
-    special = [np.full(shape, info.min, dtype), np.full(shape, info.max, dtype), np.zeros(shape, dtype), alt,
-               np.full(shape, t.zero_points[0] if t.zero_points else 0, dtype)]
-    uniform = rng.integers(info.min, int(info.max) + 1, size=(n // 2, *shape), dtype=dtype)
-    real = rng.normal(0.2, 1.0, (n - n // 2, *shape)) / (t.scales[0] if t.scales else 1.0)
-    near = np.clip(np.round(real) + (t.zero_points[0] if t.zero_points else 0), info.min, info.max).astype(dtype)
-    zp = t.zero_points[0] if t.zero_points else 0
-    sparse = np.full((16, *shape), zp, dtype=np.int64)
-    for i, v in enumerate(sparse.reshape(16, -1)):
-        at = rng.choice(v.size, size=min(v.size, 1 + i % 3), replace=False)
-        v[at] += rng.integers(-3, 4, size=at.size)
-    sparse = np.clip(sparse, info.min, info.max).astype(dtype)
-    return np.concatenate([np.stack(special), uniform, near, sparse])
+def plan_calls(spec) -> dict:
+    """The kernel call the lowering plans for each op that runs code (op index → Call)."""
+    from tinyml_fw.aot.lower import Lowering
+    from tinyml_fw.aot.ops import LOWERINGS
 
+    lw = Lowering(spec, "host")
+    calls = {}
+    for op in spec.ops:
+        if getattr(LOWERINGS[op.op], "plan", None) is None:
+            LOWERINGS[op.op](lw, op)  # aliases and folds, for the ops after it
+        else:
+            call = plan(spec, op, lw)
+            if call is not None:
+                calls[op.index] = call
+    return calls
+
+
+def execute(kernels, spec, feeds: dict, calls: dict) -> list[np.ndarray]:
+    """Runs the model's ops on the host: planned kernel calls through ctypes, aliases as views,
+    folded ops from the lowering's generate-time values. Returns the model outputs."""
+    from tinyml_fw.aot.call import known
+    from tinyml_fw.aot.lower import Lowering
+    from tinyml_fw.aot.ops import LOWERINGS
+
+    lw = Lowering(spec, "host")
+    values = dict(feeds)
+    for op in spec.ops:
+        if op.index in calls:
+            call = calls[op.index]
+            operands = []
+            for t in call.args[:-1]:
+                ts = t if isinstance(t, tuple) else (t,)
+                arrs = [np.ascontiguousarray(values[k] if k in values else known(lw, spec, k)) for k in ts]
+                operands.append(arrs if isinstance(t, tuple) else arrs[0])
+            out = np.zeros(spec.tensors[call.args[-1]].shape, harness.NUMPY[call.ctypes[-1]])
+            status = kernels.call(call, operands, out)
+            if status != 0:
+                raise AssertionError(f"{call.kernel} returned {status}")
+            values[call.args[-1]] = out
+        elif op.op in ("RESHAPE", "SQUEEZE") and op.inputs[0] in values:
+            LOWERINGS[op.op](lw, op)  # the lowering's own checks
+            values[op.outputs[0]] = values[op.inputs[0]].reshape(spec.tensors[op.outputs[0]].shape)
+        else:
+            LOWERINGS[op.op](lw, op)  # folds at generate time
+            for t in op.outputs:
+                values[t] = lw.folded[t]
+    return [values[t] for t in spec.outputs]
+
+
+def golden_run(raw: bytes, feeds_list: list[dict], spec) -> list[np.ndarray]:
+    """The TFLM interpreter's first output for each input set."""
+    from tflite_micro import runtime
+
+    from tinyml_fw.quiet import quiet_fds
+
+    arena = max(64 * 1024, 8 * sum(t.nbytes for t in spec.tensors))
+    with quiet_fds():
+        interp = runtime.Interpreter.from_bytes(raw, arena_size=arena)
+    outs = []
+    for feeds in feeds_list:
+        interp.reset()
+        for k, t in enumerate(spec.inputs):
+            interp.set_input(np.ascontiguousarray(feeds[t]).reshape(spec.tensors[t].shape), k)
+        interp.invoke()
+        outs.append(np.array(interp.get_output(0), copy=True))
+    return outs
+
+
+# ---- checking ----------------------------------------------------------------------------------
 
 @dataclass
 class Result:
@@ -496,26 +215,53 @@ class Result:
     first_mismatch: str = ""
 
 
-def check(case: Case, kernels, cache_dir: Path, n: int = 64) -> Result:
-    """Runs one case through TFLM and the C kernel; counts bit-exact output vectors."""
-    from tinyml_fw.golden import Reference
+def _bits(a: np.ndarray) -> np.ndarray:
+    a = np.ascontiguousarray(a)
+    return a.view(np.uint32) if a.dtype == np.float32 else a
+
+
+def check(case: Case, kernels, cache_dir: Path, n: int | None = None) -> Result:
+    """Runs one case through TFLM and the C kernels (n input vectors and more, by default the
+    table's own number); counts bit-exact output vectors."""
     from tinyml_fw.modelspec import read_model
 
+    fam = family(case.table)
     path = model_path(case, cache_dir)
     spec = read_model(path)
     names = [op.op for op in spec.ops]
-    if len(spec.ops) != 1 or names[0] not in PREPARE_OPS:
-        raise AssertionError(f"{case.id}: the converter made {names}, not one op of the table")
-    (op,) = spec.ops
-    call = prepare(spec, op)
-    xs = inputs(spec, n, case.params["seed"])
-    golden = Reference(path.read_bytes()).run_all(xs)
-    got = kernels.run(call, xs, spec.tensors[op.outputs[0]].size)
-    equal = (golden.reshape(got.shape) == got).all(axis=1)
-    result = Result(case.id, len(xs), int(equal.sum()), names)
-    if not equal.all():
-        i = int(np.flatnonzero(~equal)[0])
-        diff = np.flatnonzero(golden[i].reshape(-1) != got[i])
-        result.first_mismatch = (f"vector {i}: {len(diff)} values differ, e.g. at {int(diff[0])} "
-                                 f"TFLM {int(golden[i].reshape(-1)[diff[0]])} vs C {int(got[i][diff[0]])}")
-    return result
+    fam.check_ops(case, names)
+    calls = plan_calls(spec)  # before TFLM: parameters TFLM would abort on are refused here
+    sets = fam.input_sets(spec, n or fam.VECTORS, case.params["seed"])
+    goldens = golden_run(path.read_bytes(), sets, spec)
+    exact = 0
+    first = ""
+    for i, (feeds, golden) in enumerate(zip(sets, goldens)):
+        golden = golden.reshape(-1)
+        got = execute(kernels, spec, feeds, calls)[0].reshape(-1)
+        same = _bits(golden) == _bits(got)
+        if same.all():
+            exact += 1
+        elif not first:
+            at = int(np.flatnonzero(~same)[0])
+            first = (f"vector {i}: {int((~same).sum())} of {same.size} values differ, e.g. at {at} "
+                     f"TFLM {golden[at]!r} vs C {got[at]!r}")
+    return Result(case.id, len(sets), exact, names, first)
+
+
+def golden_follows(kernels, raw: bytes, path: Path, variant, n: int = 8, seed: int = 0) -> tuple[bool, bool, bool]:
+    """For a (patched) model: do the C kernels with the lowering's own parameters match TFLM, do they
+    with `variant` (a context manager swapping in another parameter computation), and do the two
+    parameter sets give different outputs at all on these inputs?"""
+    from tinyml_fw.modelspec import read_model
+
+    path.write_bytes(raw)
+    spec = read_model(path)
+    feeds = tables_ew.input_sets(spec, n, seed)
+    goldens = [g.reshape(-1) for g in golden_run(raw, feeds, spec)]
+    ours = plan_calls(spec)
+    with variant():
+        theirs = plan_calls(spec)
+    a = [execute(kernels, spec, f, ours)[0].reshape(-1) for f in feeds]
+    b = [execute(kernels, spec, f, theirs)[0].reshape(-1) for f in feeds]
+    same = lambda xs, ys: all(np.array_equal(_bits(x), _bits(y)) for x, y in zip(xs, ys))  # noqa: E731
+    return same(a, goldens), same(b, goldens), not same(a, b)

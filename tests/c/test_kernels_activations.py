@@ -9,11 +9,10 @@ import contextlib
 import numpy as np
 import pytest
 
-import ew_harness
-import ew_table
-from ew_fixtures import check_case, ew_cache, ew_kernels, table_params  # noqa: F401 (fixtures)
+import op_table
+from op_table import check_case, table_params
 from tinyml_fw.aot import quant
-from tinyml_fw.aot.ops._ew_common import Refusal
+from tinyml_fw.aot.call import Refusal
 from tinyml_fw.aot.ops.activations import plan_activation
 from tinyml_fw.modelspec import ModelSpec, OpSpec, TensorSpec
 
@@ -21,14 +20,14 @@ pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
 
 @pytest.mark.parametrize("case", table_params("RELU", "RELU6", "LEAKY_RELU", "LOGISTIC", "TANH", "HARD_SWISH"))
-def test_op_table(ew_kernels, ew_cache, case):
-    check_case(case, ew_kernels, ew_cache)
+def test_op_table(kernels, op_table_cache, case):
+    check_case(case, kernels, op_table_cache)
 
 
 @pytest.mark.parametrize("case", table_params("RELU_16x8", "RELU6_16x8", "LEAKY_RELU_16x8", "LOGISTIC_16x8",
                                               "TANH_16x8"))
-def test_op_table_16x8(ew_kernels, ew_cache, case):
-    check_case(case, ew_kernels, ew_cache)
+def test_op_table_16x8(kernels, op_table_cache, case):
+    check_case(case, kernels, op_table_cache)
 
 
 def _swap(monkeypatch, name, fn):
@@ -59,7 +58,7 @@ def _probe(lib, base: bytes, path, variant, scales_of, rng, need: int = 2, tries
                 else:
                     t = op.outputs[0] if key == "out" else op.inputs[0]
                     g.tensors[t].quantization.scale = [float(np.float32(value))]
-        ours, theirs, differ = ew_table.golden_follows(lib, ew_table.repack(base, edit), path, variant, n=4, seed=k)
+        ours, theirs, differ = op_table.golden_follows(lib, op_table.repack(base, edit), path, variant, n=4, seed=k)
         assert ours, scales
         if differ:
             assert not theirs, scales
@@ -69,10 +68,10 @@ def _probe(lib, base: bytes, path, variant, scales_of, rng, need: int = 2, tries
     raise AssertionError(f"no distinguishing scales in {tries} tries")
 
 
-def test_relu_and_leaky_relu_ratios_are_double_in_the_golden(ew_kernels, ew_cache, tmp_path, monkeypatch):
+def test_relu_and_leaky_relu_ratios_are_double_in_the_golden(kernels, op_table_cache, tmp_path, monkeypatch):
     """Upstream RELU/LEAKY_RELU Prepare divide scales in float32; the PyPI interpreter follows double."""
     rng = np.random.default_rng(11)
-    relu = ew_table.model_path(ew_table.cases("RELU_16x8")[0], ew_cache).read_bytes()
+    relu = op_table.model_path(op_table.cases("RELU_16x8")[0], op_table_cache).read_bytes()
     orig_relu = quant.relu_params
 
     def relu_f32(in_scale, in_zp, out_scale, out_zp, int16=False):
@@ -81,9 +80,9 @@ def test_relu_and_leaky_relu_ratios_are_double_in_the_golden(ew_kernels, ew_cach
             float(np.float32(in_scale) / np.float32(out_scale)))
         return p
     scales = lambda r: {"in": r.uniform(1e-4, 2e-4), "out": r.uniform(1e-4, 2e-4)}  # noqa: E731
-    _probe(ew_kernels, relu, tmp_path / "relu.tflite", _swap(monkeypatch, "relu_params", relu_f32), scales, rng)
+    _probe(kernels, relu, tmp_path / "relu.tflite", _swap(monkeypatch, "relu_params", relu_f32), scales, rng)
 
-    leaky = ew_table.model_path(ew_table.cases("LEAKY_RELU_16x8")[0], ew_cache).read_bytes()
+    leaky = op_table.model_path(op_table.cases("LEAKY_RELU_16x8")[0], op_table_cache).read_bytes()
     orig_leaky = quant.leaky_relu_params
     for which in ("identity", "alpha"):
         def leaky_f32(in_scale, in_zp, out_scale, out_zp, alpha, which=which):
@@ -94,12 +93,12 @@ def test_relu_and_leaky_relu_ratios_are_double_in_the_golden(ew_kernels, ew_cach
             return p
         scales = lambda r: {"in": r.uniform(1e-4, 2e-4), "out": r.uniform(1e-4, 2e-4),  # noqa: E731
                             "alpha": r.uniform(0.05, 0.95)}
-        _probe(ew_kernels, leaky, tmp_path / "leaky.tflite", _swap(monkeypatch, "leaky_relu_params", leaky_f32),
+        _probe(kernels, leaky, tmp_path / "leaky.tflite", _swap(monkeypatch, "leaky_relu_params", leaky_f32),
                scales, rng)
 
 
-def test_hard_swish_output_ratio_is_double_in_the_golden(ew_kernels, ew_cache, tmp_path, monkeypatch):
-    base = ew_table.model_path(ew_table.cases("HARD_SWISH")[0], ew_cache).read_bytes()
+def test_hard_swish_output_ratio_is_double_in_the_golden(kernels, op_table_cache, tmp_path, monkeypatch):
+    base = op_table.model_path(op_table.cases("HARD_SWISH")[0], op_table_cache).read_bytes()
     original = quant.hard_swish_params
 
     def f32(in_scale, in_zp, out_scale, out_zp):
@@ -113,13 +112,13 @@ def test_hard_swish_output_ratio_is_double_in_the_golden(ew_kernels, ew_cache, t
             si, so = (float(np.float32(v)) for v in r.uniform(0.01, 0.2, 2))
             if original(si, 0, so, 0) != f32(si, 0, so, 0):
                 return {"in": si, "out": so}
-    _probe(ew_kernels, base, tmp_path / "hs.tflite", _swap(monkeypatch, "hard_swish_params", f32), scales,
+    _probe(kernels, base, tmp_path / "hs.tflite", _swap(monkeypatch, "hard_swish_params", f32), scales,
            np.random.default_rng(2), need=1)
 
 
-def test_relu6_six_is_rounded_from_float32(ew_kernels, ew_cache, tmp_path, monkeypatch):
+def test_relu6_six_is_rounded_from_float32(kernels, op_table_cache, tmp_path, monkeypatch):
     """RELU6's upper bound comes from a float32 quotient 6 / scale (unlike the scale ratios)."""
-    base = ew_table.model_path(ew_table.cases("RELU6")[0], ew_cache).read_bytes()
+    base = op_table.model_path(op_table.cases("RELU6")[0], op_table_cache).read_bytes()
     original = quant.relu6_params
 
     def double(in_scale, in_zp, int16=False):
@@ -132,7 +131,7 @@ def test_relu6_six_is_rounded_from_float32(ew_kernels, ew_cache, tmp_path, monke
             s = np.float32(r.uniform(6 / 126, 6 / 90))
             if quant._round_half_away(float(np.float32(6.0) / s)) != quant._round_half_away(6.0 / float(s)):
                 return {"in": s, "out": s}
-    _probe(ew_kernels, base, tmp_path / "r6.tflite", _swap(monkeypatch, "relu6_params", double), near_ties,
+    _probe(kernels, base, tmp_path / "r6.tflite", _swap(monkeypatch, "relu6_params", double), near_ties,
            np.random.default_rng(5), need=1)
 
 
@@ -162,7 +161,7 @@ def test_refusals_name_the_reason():
             plan_activation(spec, op)
 
 
-def test_kernels_reject_bad_params(ew_kernels):
+def test_kernels_reject_bad_params(kernels):
     x = np.zeros(32, np.int8)
     out = np.zeros(32, np.int8)
     for name, y, bad in [("RELU", _t(1), dict(act_min=100, act_max=0)), ("RELU", _t(1), dict(output_shift=40)),
@@ -171,17 +170,17 @@ def test_kernels_reject_bad_params(ew_kernels):
                          ("HARD_SWISH", _t(1), dict(output_exponent=1)), ("RELU6", _t(1), dict(six=200))]:
         spec, op = _one_op(name, _t(0), y, {"alpha": 0.1})
         call = plan_activation(spec, op)
-        assert ew_harness.run_call(ew_kernels, call, [x], out) == 0
+        assert kernels.call(call, [x], out) == 0
         bad_call = type(call)(**{**call.__dict__, "fields": {**call.fields, **bad}})
-        assert ew_harness.run_call(ew_kernels, bad_call, [x], out) == 1, (name, bad)
+        assert kernels.call(bad_call, [x], out) == 1, (name, bad)
 
 
-def test_int8_logistic_saturates_for_huge_input_scales(ew_kernels):
+def test_int8_logistic_saturates_for_huge_input_scales(kernels):
     """A shift past 30 leaves radius 0: TFLM saturates every input without rescaling."""
     spec, op = _one_op("LOGISTIC", _t(0, scale=40.0, zp=3, shape=(256,)), _t(1, scale=1 / 256, zp=-128, shape=(256,)))
     call = plan_activation(spec, op)
     assert call.fields["input_left_shift"] > 30 and call.fields["input_range_radius"] == 0
     x = np.arange(-128, 128, dtype=np.int8)
     out = np.zeros(256, np.int8)
-    assert ew_harness.run_call(ew_kernels, call, [x], out) == 0
+    assert kernels.call(call, [x], out) == 0
     np.testing.assert_array_equal(out, np.where(x.astype(int) - 3 <= 0, -128, 127))

@@ -10,12 +10,12 @@ import itertools
 import numpy as np
 import pytest
 
-import ew_harness
-import ew_table
-import tfw_harness as h
-from ew_fixtures import check_case, ew_cache, ew_kernels, table_params  # noqa: F401 (fixtures)
+import fc_models as h
+import harness
+import op_table
+from op_table import check_case, table_params
 from tinyml_fw.aot import quant
-from tinyml_fw.aot.ops._ew_common import Refusal
+from tinyml_fw.aot.call import Refusal
 from tinyml_fw.aot.ops.elementwise import broadcast_loops, plan_binary
 from tinyml_fw.modelspec import ModelSpec, OpSpec, TensorSpec
 
@@ -23,8 +23,8 @@ pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
 
 @pytest.mark.parametrize("case", table_params("ADD", "SUB", "MUL", "ADD_16x8", "SUB_16x8", "MUL_16x8"))
-def test_op_table(ew_kernels, ew_cache, case):
-    check_case(case, ew_kernels, ew_cache)
+def test_op_table(kernels, op_table_cache, case):
+    check_case(case, kernels, op_table_cache)
 
 
 def _walk(loops) -> tuple[list[int], list[int]]:
@@ -65,10 +65,10 @@ def test_broadcast_loops_fuse_like_tflm():
         broadcast_loops((2, 3), (2, 3), (3, 3))
 
 
-def test_sub_scale_ratios_are_double_in_the_golden(ew_kernels, ew_cache, tmp_path, monkeypatch):
+def test_sub_scale_ratios_are_double_in_the_golden(kernels, op_table_cache, tmp_path, monkeypatch):
     """Upstream SUB Prepare divides scales in float32; the PyPI interpreter follows double, as ADD:
     on scales where the two give different multipliers, TFLM matches the double ones."""
-    base = ew_table.model_path(ew_table.cases("SUB_16x8")[6], ew_cache).read_bytes()  # all int16 pairs
+    base = op_table.model_path(op_table.cases("SUB_16x8")[6], op_table_cache).read_bytes()  # all int16 pairs
     rng = np.random.default_rng(3)
     original = quant.add_params
 
@@ -97,7 +97,7 @@ def test_sub_scale_ratios_are_double_in_the_golden(ew_kernels, ew_cache, tmp_pat
             op = g.operators[0]
             for t, s in zip((*op.inputs[:2], op.outputs[0]), scales):
                 g.tensors[t].quantization.scale = [s]
-        ours, theirs, differ = ew_table.golden_follows(ew_kernels, ew_table.repack(base, edit),
+        ours, theirs, differ = op_table.golden_follows(kernels, op_table.repack(base, edit),
                                                        tmp_path / "sub.tflite", variant, n=2, seed=k)
         assert ours
         if differ:
@@ -137,32 +137,33 @@ def test_refusals_name_the_reason():
         plan_binary(spec, op)
 
 
-def test_kernels_reject_bad_params(ew_kernels):
+def test_kernels_reject_bad_params(kernels):
     spec, op = _spec([_t(0, (2, 3)), _t(1, (1, 3)), _t(2, (2, 3))], "ADD", [0, 1], [2])
     good = plan_binary(spec, op)
     x = np.zeros((2, 3), np.int8)
     out = np.zeros((2, 3), np.int8)
-    assert ew_harness.run_call(ew_kernels, good, [x, x[:1]], out) == 0
+    assert kernels.call(good, [x, x[:1]], out) == 0
     bad_fields = [dict(act_min=5, act_max=4), dict(input1_shift=1), dict(input1_offset=300), dict(left_shift=31),
                   dict(bcast=dict(good.fields["bcast"], dims=7)), dict(bcast=dict(good.fields["bcast"], dims=0))]
     for bad in bad_fields:
         call = type(good)(**{**good.__dict__, "fields": {**good.fields, **bad}})
-        assert ew_harness.run_call(ew_kernels, call, [x, x[:1]], out) == 1, bad
-    assert ew_kernels.tfw_add_s8(None, None, None, None) == 1
+        assert kernels.call(call, [x, x[:1]], out) == 1, bad
+    assert kernels.dll.tfw_add_s8(None, None, None, None) == 1
     spec, op = _spec([_t(0, (2, 3)), _t(1, (1, 3)), _t(2, (2, 3))], "MUL", [0, 1], [2])
     mul = plan_binary(spec, op)
     for bad in [dict(output_shift=31), dict(act_min=-129), dict(input2_offset=-200)]:
         call = type(mul)(**{**mul.__dict__, "fields": {**mul.fields, **bad}})
-        assert ew_harness.run_call(ew_kernels, call, [x, x[:1]], out) == 1, bad
+        assert kernels.call(call, [x, x[:1]], out) == 1, bad
 
 
-def test_ctypes_structs_match_the_c_layout(ew_kernels):
-    for name, struct in ew_harness.STRUCTS.items():
-        assert getattr(ew_kernels, f"shim_sizeof_{name}")() == ctypes.sizeof(struct), name
+def test_ctypes_structs_match_the_c_layout(kernels):
+    for name, struct in kernels.structs.items():
+        assert kernels.sizeof(name) == ctypes.sizeof(struct), name
 
 
 @pytest.mark.skipif(not h.have("arm-none-eabi-gcc"), reason="arm-none-eabi-gcc not installed")
 def test_kernels_build_for_cortex_m4_without_warnings(tmp_path):
-    ew_harness.cross_compile(tmp_path, "arm-none-eabi-gcc",
-                             ["-mcpu=cortex-m4", "-mthumb", "-mfpu=fpv4-sp-d16", "-mfloat-abi=hard"])
-    assert len(list(tmp_path.glob("*.o"))) == len(ew_harness.SOURCES)
+    sources = ["tfw_elementwise.c", "tfw_activations.c", "tfw_quantize.c", "tfw_concat.c", "tfw_strided_slice.c"]
+    harness.cross_compile(tmp_path, "arm-none-eabi-gcc",
+                          ["-mcpu=cortex-m4", "-mthumb", "-mfpu=fpv4-sp-d16", "-mfloat-abi=hard"], sources)
+    assert len(list(tmp_path.glob("*.o"))) == len(sources)

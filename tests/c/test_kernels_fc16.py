@@ -4,14 +4,14 @@ interpreter over the op table; the int8 kernel is tested in test_kernels_fully_c
 import pytest
 
 import op_table
-from op_table_tests import check_case, conv_kernels, op_table_cache, table_params  # noqa: F401
+from op_table import check_case, table_params
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning", "ignore::DeprecationWarning")
 
 
 @pytest.mark.parametrize("case", table_params("FULLY_CONNECTED_16x8"))
-def test_fully_connected_16x8_matches_tflm(case, conv_kernels, op_table_cache):  # noqa: F811
-    check_case(case, conv_kernels, op_table_cache)
+def test_fully_connected_16x8_matches_tflm(case, kernels, op_table_cache):
+    check_case(case, kernels, op_table_cache)
 
 
 def test_table_is_big_enough():

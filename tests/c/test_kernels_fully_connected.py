@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-import tfw_harness as h
+import fc_models as h
 from tinyml_fw.aot import quant
 
 pytestmark = pytest.mark.filterwarnings(
@@ -63,7 +63,7 @@ def test_fully_connected_matches_tflm(kernels, models, cfg, per_channel):
 
 def test_dense_is_per_channel_by_default():
     """TF 2.21 quantizes Dense kernels per output channel unless disabled."""
-    tf = h._tf()
+    tf = h.import_tf()
     tf.keras.utils.set_random_seed(0)
     inp = tf.keras.Input(shape=(6,), batch_size=1)
     model = tf.keras.Model(inp, tf.keras.layers.Dense(4)(inp))

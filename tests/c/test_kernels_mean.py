@@ -3,15 +3,15 @@
 import pytest
 
 import op_table
-from op_table_tests import check_case, conv_kernels, op_table_cache, table_params  # noqa: F401
+from op_table import check_case, table_params
 from tinyml_fw.aot import quant
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning", "ignore::DeprecationWarning")
 
 
 @pytest.mark.parametrize("case", table_params("MEAN"))
-def test_mean_matches_tflm(case, conv_kernels, op_table_cache):  # noqa: F811
-    check_case(case, conv_kernels, op_table_cache)
+def test_mean_matches_tflm(case, kernels, op_table_cache):
+    check_case(case, kernels, op_table_cache)
 
 
 def test_table_is_big_enough():

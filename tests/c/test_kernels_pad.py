@@ -4,15 +4,15 @@ import numpy as np
 import pytest
 
 import op_table
-from op_table_tests import check_case, conv_kernels, op_table_cache, table_params  # noqa: F401
-from tinyml_fw.aot.kernel_call import KernelCall
+from op_table import check_case, table_params
+from tinyml_fw.aot.call import Call
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning", "ignore::DeprecationWarning")
 
 
 @pytest.mark.parametrize("case", table_params("PAD"))
-def test_pad_matches_tflm(case, conv_kernels, op_table_cache):  # noqa: F811
-    result = check_case(case, conv_kernels, op_table_cache)
+def test_pad_matches_tflm(case, kernels, op_table_cache):
+    result = check_case(case, kernels, op_table_cache)
     if case.params["value"] != 0.0:
         assert result.ops == ["PADV2"]
 
@@ -23,7 +23,7 @@ def test_table_is_big_enough():
     assert any(c.params["mode"] == "16x8" for c in cases) and any(c.params["value"] for c in cases)
 
 
-def test_16x8_padv2_is_refused_like_tflm(op_table_cache):  # noqa: F811
+def test_16x8_padv2_is_refused_like_tflm(op_table_cache):
     """The 16x8 converter leaves PADV2's constant FLOAT32: TFLM cannot prepare it, the lowering refuses it."""
     from tinyml_fw.errors import BadInput
     from tinyml_fw.golden import Reference
@@ -36,10 +36,10 @@ def test_16x8_padv2_is_refused_like_tflm(op_table_cache):  # noqa: F811
         Reference(path.read_bytes())
     spec = read_model(path)
     with pytest.raises(BadInput, match="constant_values .* must be one constant INT16 value"):
-        op_table.prepare(spec, spec.ops[0])
+        op_table.plan(spec, spec.ops[0])
 
 
-def test_pad_against_numpy(conv_kernels):  # noqa: F811
+def test_pad_against_numpy(kernels):
     rng = np.random.default_rng(3)
     for dtype, kernel in ((np.int8, "tfw_pad_s8"), (np.int16, "tfw_pad_s16")):
         for _ in range(20):
@@ -47,17 +47,18 @@ def test_pad_against_numpy(conv_kernels):  # noqa: F811
             pads = rng.integers(0, 3, size=(5, 2))
             value = int(rng.integers(np.iinfo(dtype).min, np.iinfo(dtype).max))
             x = rng.integers(np.iinfo(dtype).min, np.iinfo(dtype).max, size=shape, dtype=dtype)
-            call = KernelCall(kernel, "TfwPadParams", "tfw_pad.h",
-                              {"input_dims": shape, "before": tuple(pads[:, 0]), "after": tuple(pads[:, 1]),
-                               "pad_value": value}, "int16_t" if dtype == np.int16 else "int8_t")
+            ctype = "int16_t" if dtype == np.int16 else "int8_t"
+            call = Call(kernel, "TfwPadParams", "tfw_pad.h",
+                        {"input_dims": shape, "before": tuple(pads[:, 0]), "after": tuple(pads[:, 1]),
+                         "pad_value": value}, (0, 1), (ctype, ctype))
             want = np.pad(x, pads, constant_values=value)
-            got = conv_kernels.run(call, x[None], want.size)
+            got = kernels.run(call, x[None], want.size)
             np.testing.assert_array_equal(got[0], want.reshape(-1))
 
 
-def test_pad_rejects_bad_params(conv_kernels):  # noqa: F811
+def test_pad_rejects_bad_params(kernels):
     ok = {"input_dims": (1, 1, 1, 2, 2), "before": (0,) * 5, "after": (0,) * 5, "pad_value": 0}
     x = np.zeros((1, 4), np.int8)
     for bad in (dict(pad_value=128), dict(input_dims=(1, 1, 0, 2, 2)), dict(before=(0, 0, 0, -1, 0))):
-        call = KernelCall("tfw_pad_s8", "TfwPadParams", "tfw_pad.h", {**ok, **bad})
-        conv_kernels.run(call, x, 64, expect_status=1)
+        call = Call("tfw_pad_s8", "TfwPadParams", "tfw_pad.h", {**ok, **bad}, (0, 1), ("int8_t", "int8_t"))
+        kernels.run(call, x, 64, expect_status=1)

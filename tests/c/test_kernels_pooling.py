@@ -3,22 +3,22 @@
 import numpy as np
 import pytest
 
-import kcall_harness
+import harness
 import op_table
-from op_table_tests import check_case, conv_kernels, op_table_cache, table_params  # noqa: F401
-from tinyml_fw.aot.kernel_call import KernelCall
+from op_table import check_case, table_params
+from tinyml_fw.aot.call import Call
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning", "ignore::DeprecationWarning")
 
 
 @pytest.mark.parametrize("case", table_params("AVERAGE_POOL_2D"))
-def test_average_pool_matches_tflm(case, conv_kernels, op_table_cache):  # noqa: F811
-    check_case(case, conv_kernels, op_table_cache)
+def test_average_pool_matches_tflm(case, kernels, op_table_cache):
+    check_case(case, kernels, op_table_cache)
 
 
 @pytest.mark.parametrize("case", table_params("MAX_POOL_2D"))
-def test_max_pool_matches_tflm(case, conv_kernels, op_table_cache):  # noqa: F811
-    check_case(case, conv_kernels, op_table_cache)
+def test_max_pool_matches_tflm(case, kernels, op_table_cache):
+    check_case(case, kernels, op_table_cache)
 
 
 def _pool_call(kernel, **over):
@@ -26,14 +26,14 @@ def _pool_call(kernel, **over):
                   filter_height=2, filter_width=2, output_height=2, output_width=2, stride_height=1,
                   stride_width=1, pad_top=0, pad_left=0)
     fields.update(over)
-    return KernelCall(kernel, "TfwPoolParams", "tfw_pooling.h", fields)
+    return Call(kernel, "TfwPoolParams", "tfw_pooling.h", fields, (0, 1), ("int8_t", "int8_t"))
 
 
-def test_average_rounds_half_away_from_zero(conv_kernels):  # noqa: F811
+def test_average_rounds_half_away_from_zero(kernels):
     """TFLM: (sum +- count/2) / count with C division; a 2x2 window of one 1 and three 0 is 0.25 → 0,
     two 1s is 0.5 → 1, two -1s is -0.5 → -1."""
     x = np.array([[1, 0, 1, 0, 1, 1, -1, -1, 0]], np.int8)  # 3x3
-    out = conv_kernels.run(_pool_call("tfw_average_pool_s8"), x, 4)
+    out = kernels.run(_pool_call("tfw_average_pool_s8"), x, 4)
     # windows: [1,0,0,1]=2/4→1, [0,1,1,1]=3/4→1, [0,1,-1,-1]=-1/4→0, [1,1,-1,0]=1/4→0
     np.testing.assert_array_equal(out[0], [1, 1, 0, 0])
 
@@ -41,18 +41,18 @@ def test_average_rounds_half_away_from_zero(conv_kernels):  # noqa: F811
 @pytest.mark.parametrize("kernel", ["tfw_average_pool_s8", "tfw_max_pool_s8"])
 @pytest.mark.parametrize("bad", [dict(act_min=5, act_max=4), dict(stride_height=0), dict(pad_left=-1),
                                  dict(depth=0), dict(act_max=128)])
-def test_pool_rejects_bad_params(conv_kernels, kernel, bad):  # noqa: F811
+def test_pool_rejects_bad_params(kernels, kernel, bad):
     x = np.zeros((1, 9), np.int8)
-    conv_kernels.run(_pool_call(kernel), x, 4)  # valid parameters work
-    conv_kernels.run(_pool_call(kernel, **bad), x, 4, expect_status=1)
+    kernels.run(_pool_call(kernel), x, 4)  # valid parameters work
+    kernels.run(_pool_call(kernel, **bad), x, 4, expect_status=1)
 
 
-def test_average_pool_rejects_an_empty_window(conv_kernels):  # noqa: F811
+def test_average_pool_rejects_an_empty_window(kernels):
     # pad_top 3 with a 2-row window: the first window lies wholly above the image (TFLM fails too)
     call = _pool_call("tfw_average_pool_s8", pad_top=3)
-    conv_kernels.run(call, np.zeros((1, 9), np.int8), 4, expect_status=1)
+    kernels.run(call, np.zeros((1, 9), np.int8), 4, expect_status=1)
     # the max pool has no such failure: TFLM yields the lowest int8, clamped
-    out = conv_kernels.run(_pool_call("tfw_max_pool_s8", pad_top=3, act_min=-100), np.zeros((1, 9), np.int8), 4)
+    out = kernels.run(_pool_call("tfw_max_pool_s8", pad_top=3, act_min=-100), np.zeros((1, 9), np.int8), 4)
     assert out[0][0] == -100
 
 
@@ -63,6 +63,6 @@ def test_table_is_big_enough():
 
 def test_struct_layouts_match_c():
     """The shim compares every parsed struct with C's sizeof when the library is built."""
-    k = kcall_harness.shared_kernels()
+    k = harness.shared()
     assert {"TfwConvParams", "TfwDepthwiseConvParams", "TfwPoolParams", "TfwPadParams", "TfwMeanParams",
             "TfwFullyConnectedParams"} <= set(k.structs)

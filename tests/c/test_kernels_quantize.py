@@ -7,9 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import ew_harness
-from ew_fixtures import check_case, ew_cache, ew_kernels, table_params  # noqa: F401 (fixtures)
-from tinyml_fw.aot.ops._ew_common import Refusal
+from op_table import check_case, table_params
+from tinyml_fw.aot.call import Refusal
 from tinyml_fw.aot.ops.quantize import plan_dequantize, plan_quantize
 from tinyml_fw.modelspec import ModelSpec, OpSpec, TensorSpec
 
@@ -17,8 +16,8 @@ pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
 
 @pytest.mark.parametrize("case", table_params("QUANTIZE", "DEQUANTIZE"))
-def test_op_table(ew_kernels, ew_cache, case):
-    check_case(case, ew_kernels, ew_cache)
+def test_op_table(kernels, op_table_cache, case):
+    check_case(case, kernels, op_table_cache)
 
 
 def _one_op(name, x, y) -> tuple[ModelSpec, OpSpec]:
@@ -31,14 +30,14 @@ def _t(i, dtype, scale=0.1, zp=0, shape=(8,), data=None):
     return TensorSpec(i, f"t{i}", shape, dtype, *q, data=data)
 
 
-def test_float_specials_follow_the_x86_golden(ew_kernels):
+def test_float_specials_follow_the_x86_golden(kernels):
     """NaN and out-of-range quotients become INT32_MIN before the zero point is added (x86's
     cvttss2si, what the golden does); with a negative zero point that wraps to the top."""
     x = np.array([np.nan, np.inf, -np.inf, 3e38, -3e38, 0.15, -0.15, 0.25], np.float32)
     for zp, want in ((0, [-128, -128, -128, -128, -128, 2, -2, 3]), (-5, [127, 127, 127, 127, 127, -3, -7, -2])):
         spec, op = _one_op("QUANTIZE", _t(0, "FLOAT32"), _t(1, "INT8", 0.1, zp))
         out = np.zeros(8, np.int8)
-        assert ew_harness.run_call(ew_kernels, plan_quantize(spec, op), [x], out) == 0
+        assert kernels.call(plan_quantize(spec, op), [x], out) == 0
         np.testing.assert_array_equal(out, want)
 
 

@@ -7,11 +7,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import ew_table
-from ew_fixtures import check_case, ew_cache, ew_kernels, table_params  # noqa: F401 (fixtures)
+import op_table
+import tables_ew
+from op_table import check_case, table_params
+from tinyml_fw.aot.call import Refusal
 from tinyml_fw.aot.lower import Lowering, lower
 from tinyml_fw.aot.ops import LOWERINGS
-from tinyml_fw.aot.ops._ew_common import Refusal
 from tinyml_fw.aot.ops.concat import plan_concatenation
 from tinyml_fw.aot.ops.slicing import slice_indices
 from tinyml_fw.errors import BadInput
@@ -21,8 +22,8 @@ pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
 
 @pytest.mark.parametrize("case", table_params("CONCATENATION", "CONCATENATION_16x8", "STRIDED_SLICE", "SQUEEZE"))
-def test_op_table(ew_kernels, ew_cache, case):
-    check_case(case, ew_kernels, ew_cache)
+def test_op_table(kernels, op_table_cache, case):
+    check_case(case, kernels, op_table_cache)
 
 
 def test_slice_indices_follow_python_slicing():
@@ -50,8 +51,8 @@ def test_slice_indices_follow_python_slicing():
         np.testing.assert_array_equal(got, x[tuple(key)].reshape(-1), err_msg=str((shape, key)))
 
 
-def test_keras_flatten_with_dynamic_batch_folds_to_no_code(ew_kernels, ew_cache):
-    path = ew_table.keras_flatten_model(ew_cache)
+def test_keras_flatten_with_dynamic_batch_folds_to_no_code(kernels, op_table_cache):
+    path = tables_ew.keras_flatten_model(op_table_cache)
     spec = read_model(path)
     assert [op.op for op in spec.ops][:3] == ["SHAPE", "STRIDED_SLICE", "PACK"]
     assert sorted(op.op for op in spec.ops[3:]) == ["RELU", "RESHAPE"]
@@ -65,10 +66,10 @@ def test_keras_flatten_with_dynamic_batch_folds_to_no_code(ew_kernels, ew_cache)
         LOWERINGS[op.op](lw, op)
     pack = spec.ops[2].outputs[0]
     np.testing.assert_array_equal(lw.folded[pack], [1, 32])
-    feeds = ew_table.input_sets(spec, 16, 1)
-    calls = ew_table.plan_calls(spec)
-    for f, g in zip(feeds, ew_table.golden_run(path.read_bytes(), feeds, spec)):
-        np.testing.assert_array_equal(ew_table.execute(ew_kernels, spec, f, calls)[0].reshape(-1), g.reshape(-1))
+    feeds = tables_ew.input_sets(spec, 16, 1)
+    calls = op_table.plan_calls(spec)
+    for f, g in zip(feeds, op_table.golden_run(path.read_bytes(), feeds, spec)):
+        np.testing.assert_array_equal(op_table.execute(kernels, spec, f, calls)[0].reshape(-1), g.reshape(-1))
 
 
 # ---- in place ------------------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-import tfw_harness as h
+import fc_models as h
 from tinyml_fw.aot import quant
 
 pytestmark = pytest.mark.filterwarnings(

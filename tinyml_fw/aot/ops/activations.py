@@ -4,7 +4,7 @@ HARD_SWISH) (firmware/kernels/tfw_activations.c). All run in place when the inpu
 from __future__ import annotations
 
 from tinyml_fw.aot import quant
-from tinyml_fw.aot.ops._ew_common import CTYPES, SUFFIX, Call, Refusal, lowering, quantized
+from tinyml_fw.aot.call import CTYPES, SUFFIX, Call, Refusal, lowering, quantized
 from tinyml_fw.modelspec import ModelSpec, OpSpec
 
 

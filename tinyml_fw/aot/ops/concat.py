@@ -8,7 +8,7 @@ import math
 
 import numpy as np
 
-from tinyml_fw.aot.ops._ew_common import CTYPES, Call, Refusal, known, lowering, quantized
+from tinyml_fw.aot.call import CTYPES, Call, Refusal, known, lowering, quantized
 from tinyml_fw.modelspec import ModelSpec, OpSpec
 
 MAX_INPUTS = 10  # TFW_CONCAT_MAX_INPUTS, TFLM's kMaxInputNum

@@ -6,12 +6,10 @@ from __future__ import annotations
 import numpy as np
 
 from tinyml_fw.aot import quant
-from tinyml_fw.aot.kernel_call import (Const, KernelCall, activation_dtype, check_fused_activation, emit,
-                                       optional_input, padding_name)
+from tinyml_fw.aot.call import (BIAS_INT32, Call, Const, activation_dtype, check_fused_activation, lowering,
+                                optional_input, padding_name)
 from tinyml_fw.aot.lower import Lowering
-from tinyml_fw.modelspec import OpSpec, TensorSpec
-
-INT32 = 2  # schema TensorType code (quantizedBiasType)
+from tinyml_fw.modelspec import ModelSpec, OpSpec, TensorSpec
 
 
 def window(lw: Lowering, op: OpSpec, x: TensorSpec, y: TensorSpec, filter_hw: tuple[int, int],
@@ -63,7 +61,7 @@ def conv_weights(lw: Lowering, op: OpSpec, x: TensorSpec, w: TensorSpec, y: Tens
     wide = False
     if int16:
         # TFLM: an int64 accumulator unless the bias (or, without one, quantizedBiasType) is int32.
-        wide = (bias.dtype != "INT32") if bias is not None else op.options.get("quantizedBiasType", 0) != INT32
+        wide = (bias.dtype != "INT32") if bias is not None else op.options.get("quantizedBiasType", 0) != BIAS_INT32
         wide = wide or always_wide
     if bias is not None:
         allowed = ("INT32", "INT64") if int16 else ("INT32",)
@@ -84,7 +82,7 @@ def conv_weights(lw: Lowering, op: OpSpec, x: TensorSpec, w: TensorSpec, y: Tens
     return fields
 
 
-def prepare_conv(lw: Lowering, op: OpSpec) -> KernelCall:
+def plan_conv(spec: ModelSpec, op: OpSpec, lw: Lowering) -> Call:
     x, w, y = (lw.tensor(i) for i in (op.inputs[0], op.inputs[1], op.outputs[0]))
     bias = optional_input(lw, op, 2)
     int16 = activation_dtype(lw, op, x, y, [w]) == "INT16"
@@ -111,13 +109,9 @@ def prepare_conv(lw: Lowering, op: OpSpec) -> KernelCall:
         "output_multiplier": Const("int32_t", np.array(q["output_multiplier"])),
         "output_shift": Const("int32_t", np.array(q["output_shift"])),
     }
-    suffix = "s16" if int16 else "s8"
-    return KernelCall(f"tfw_conv_{suffix}", "TfwConvParams", "tfw_conv.h", fields,
-                      "int16_t" if int16 else "int8_t")
+    suffix, ctype = ("s16", "int16_t") if int16 else ("s8", "int8_t")
+    return Call(f"tfw_conv_{suffix}", "TfwConvParams", "tfw_conv.h", fields, (op.inputs[0], op.outputs[0]),
+                (ctype, ctype))
 
 
-def lower_conv(lw: Lowering, op: OpSpec) -> None:
-    emit(lw, op, prepare_conv(lw, op))
-
-
-LOWERINGS = {"CONV_2D": lower_conv}
+LOWERINGS = {"CONV_2D": lowering(plan_conv, quant_errors=False)}

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from tinyml_fw.aot.kernel_call import Const, KernelCall, activation_dtype, emit, optional_input
+from tinyml_fw.aot.call import Call, Const, activation_dtype, lowering, optional_input
 from tinyml_fw.aot.lower import Lowering
 from tinyml_fw.aot.ops.conv import conv_weights, window
-from tinyml_fw.modelspec import OpSpec
+from tinyml_fw.modelspec import ModelSpec, OpSpec
 
 
-def prepare_depthwise_conv(lw: Lowering, op: OpSpec) -> KernelCall:
+def plan_depthwise_conv(spec: ModelSpec, op: OpSpec, lw: Lowering) -> Call:
     x, w, y = (lw.tensor(i) for i in (op.inputs[0], op.inputs[1], op.outputs[0]))
     bias = optional_input(lw, op, 2)
     int16 = activation_dtype(lw, op, x, y, [w]) == "INT16"
@@ -42,13 +42,9 @@ def prepare_depthwise_conv(lw: Lowering, op: OpSpec) -> KernelCall:
         "output_multiplier": Const("int32_t", np.array(q["output_multiplier"])),
         "output_shift": Const("int32_t", np.array(q["output_shift"])),
     }
-    suffix = "s16" if int16 else "s8"
-    return KernelCall(f"tfw_depthwise_conv_{suffix}", "TfwDepthwiseConvParams", "tfw_depthwise_conv.h",
-                      fields, "int16_t" if int16 else "int8_t")
+    suffix, ctype = ("s16", "int16_t") if int16 else ("s8", "int8_t")
+    return Call(f"tfw_depthwise_conv_{suffix}", "TfwDepthwiseConvParams", "tfw_depthwise_conv.h", fields,
+                (op.inputs[0], op.outputs[0]), (ctype, ctype))
 
 
-def lower_depthwise_conv(lw: Lowering, op: OpSpec) -> None:
-    emit(lw, op, prepare_depthwise_conv(lw, op))
-
-
-LOWERINGS = {"DEPTHWISE_CONV_2D": lower_depthwise_conv}
+LOWERINGS = {"DEPTHWISE_CONV_2D": lowering(plan_depthwise_conv, quant_errors=False)}

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from tinyml_fw.aot import quant
-from tinyml_fw.aot.ops._ew_common import CTYPES, SUFFIX, Call, Refusal, known, lowering, quantized
+from tinyml_fw.aot.call import CTYPES, SUFFIX, Call, Refusal, known, lowering, quantized
 from tinyml_fw.modelspec import ModelSpec, OpSpec
 
 MAX_DIMS = 6  # TFW_BROADCAST_MAX_DIMS

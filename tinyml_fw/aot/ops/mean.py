@@ -6,12 +6,12 @@ from __future__ import annotations
 import math
 
 from tinyml_fw.aot import quant
-from tinyml_fw.aot.kernel_call import KernelCall, emit, need_int8_only
+from tinyml_fw.aot.call import Call, lowering, need_int8_only
 from tinyml_fw.aot.lower import Lowering
-from tinyml_fw.modelspec import OpSpec
+from tinyml_fw.modelspec import ModelSpec, OpSpec
 
 
-def prepare_mean(lw: Lowering, op: OpSpec) -> KernelCall:
+def plan_mean(spec: ModelSpec, op: OpSpec, lw: Lowering) -> Call:
     x, axis, y = lw.tensor(op.inputs[0]), lw.tensor(op.inputs[1]), lw.tensor(op.outputs[0])
     need_int8_only(lw, op, [x, y])
     if not axis.is_constant or axis.dtype != "INT32":
@@ -40,11 +40,8 @@ def prepare_mean(lw: Lowering, op: OpSpec) -> KernelCall:
     fields = {"outer": outer, "reduced": reduced, "inner": inner,
               "input_zero_point": x.zero_points[0], "output_zero_point": y.zero_points[0],
               "multiplier": multiplier, "shift": shift}
-    return KernelCall("tfw_mean_s8", "TfwMeanParams", "tfw_mean.h", fields)
+    return Call("tfw_mean_s8", "TfwMeanParams", "tfw_mean.h", fields, (op.inputs[0], op.outputs[0]),
+                ("int8_t", "int8_t"))
 
 
-def lower_mean(lw: Lowering, op: OpSpec) -> None:
-    emit(lw, op, prepare_mean(lw, op))
-
-
-LOWERINGS = {"MEAN": lower_mean}
+LOWERINGS = {"MEAN": lowering(plan_mean, quant_errors=False)}

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from tinyml_fw.aot.kernel_call import CTYPES, KernelCall, emit, optional_input
+from tinyml_fw.aot.call import CTYPES, SUFFIX, Call, lowering, optional_input
 from tinyml_fw.aot.lower import Lowering, need_int8
-from tinyml_fw.modelspec import OpSpec
+from tinyml_fw.modelspec import ModelSpec, OpSpec
 
 DIMS = 5  # TFW_PAD_DIMS, TFLM's PadKernelMaxDimensionCount
 
 
-def prepare_pad(lw: Lowering, op: OpSpec) -> KernelCall:
+def plan_pad(spec: ModelSpec, op: OpSpec, lw: Lowering) -> Call:
     x, paddings, y = lw.tensor(op.inputs[0]), lw.tensor(op.inputs[1]), lw.tensor(op.outputs[0])
-    if x.dtype not in CTYPES or y.dtype != x.dtype:
+    if x.dtype not in ("INT8", "INT16") or y.dtype != x.dtype:
         need_int8(lw, op, [x, y])  # refuses with the usual message
         raise lw.refuse(op, f"input {x.dtype} and output {y.dtype} differ.")
     if not paddings.is_constant or paddings.dtype != "INT32":
@@ -47,12 +47,9 @@ def prepare_pad(lw: Lowering, op: OpSpec) -> KernelCall:
         "after": (0,) * lead + tuple(int(v) for v in after),
         "pad_value": pad_value,
     }
-    suffix = "s16" if x.dtype == "INT16" else "s8"
-    return KernelCall(f"tfw_pad_{suffix}", "TfwPadParams", "tfw_pad.h", fields, CTYPES[x.dtype])
+    ctype = CTYPES[x.dtype]
+    return Call(f"tfw_pad_{SUFFIX[x.dtype]}", "TfwPadParams", "tfw_pad.h", fields, (op.inputs[0], op.outputs[0]),
+                (ctype, ctype))
 
 
-def lower_pad(lw: Lowering, op: OpSpec) -> None:
-    emit(lw, op, prepare_pad(lw, op))
-
-
-LOWERINGS = {"PAD": lower_pad, "PADV2": lower_pad}
+LOWERINGS = dict.fromkeys(("PAD", "PADV2"), lowering(plan_pad, quant_errors=False))

@@ -4,17 +4,17 @@
 from __future__ import annotations
 
 from tinyml_fw.aot import quant
-from tinyml_fw.aot.kernel_call import KernelCall, check_fused_activation, emit, need_int8_only
+from tinyml_fw.aot.call import Call, check_fused_activation, lowering, need_int8_only
 from tinyml_fw.aot.lower import Lowering
 from tinyml_fw.aot.ops.conv import window
-from tinyml_fw.modelspec import OpSpec
+from tinyml_fw.modelspec import ModelSpec, OpSpec
 
 
 def _empty_window(size: int, out: int, stride: int, pad: int, taps: int) -> bool:
     return any(o * stride - pad >= size or o * stride - pad + taps <= 0 for o in range(out))
 
 
-def prepare_pool(lw: Lowering, op: OpSpec) -> KernelCall:
+def plan_pool(spec: ModelSpec, op: OpSpec, lw: Lowering) -> Call:
     x, y = lw.tensor(op.inputs[0]), lw.tensor(op.outputs[0])
     need_int8_only(lw, op, [x, y])
     # TFLM's Prepare: pooling never requantizes, so input and output must share quantization.
@@ -38,11 +38,8 @@ def prepare_pool(lw: Lowering, op: OpSpec) -> KernelCall:
         "pad_top": geo["pad_top"], "pad_left": geo["pad_left"],
     }
     kernel = "tfw_average_pool_s8" if op.op == "AVERAGE_POOL_2D" else "tfw_max_pool_s8"
-    return KernelCall(kernel, "TfwPoolParams", "tfw_pooling.h", fields)
+    return Call(kernel, "TfwPoolParams", "tfw_pooling.h", fields, (op.inputs[0], op.outputs[0]),
+                ("int8_t", "int8_t"))
 
 
-def lower_pool(lw: Lowering, op: OpSpec) -> None:
-    emit(lw, op, prepare_pool(lw, op))
-
-
-LOWERINGS = {"AVERAGE_POOL_2D": lower_pool, "MAX_POOL_2D": lower_pool}
+LOWERINGS = dict.fromkeys(("AVERAGE_POOL_2D", "MAX_POOL_2D"), lowering(plan_pool, quant_errors=False))

@@ -5,7 +5,7 @@ ends, and what the 16x8 converter puts between int8 and int16 layers."""
 from __future__ import annotations
 
 from tinyml_fw.aot import quant
-from tinyml_fw.aot.ops._ew_common import CTYPES, SUFFIX, Call, Refusal, lowering, quantized
+from tinyml_fw.aot.call import CTYPES, SUFFIX, Call, Refusal, lowering, quantized
 from tinyml_fw.modelspec import ModelSpec, OpSpec
 
 

@@ -9,8 +9,8 @@ import math
 
 import numpy as np
 
+from tinyml_fw.aot.call import CTYPES, Call, Refusal, known, lowering, quantized
 from tinyml_fw.aot.lower import Lowering
-from tinyml_fw.aot.ops._ew_common import CTYPES, Call, Refusal, known, lowering, quantized
 from tinyml_fw.modelspec import ModelSpec, OpSpec
 
 MAX_DIMS = 4  # TFLM's STRIDED_SLICE kMaxDim

@@ -1,118 +1,57 @@
-"""Helpers for the kernel host tests: build the C kernels into a shared library,
-call them through ctypes, convert small Keras models to int8 .tflite, read their
-quantization parameters, patch them in place, and run the TFLM reference
-interpreter (the golden model)."""
+"""FULLY_CONNECTED and SOFTMAX helpers of the kernel host tests: run the int8 kernels (harness.py) on
+numpy batches, numpy references of the requantization, small Keras models converted to int8 .tflite,
+their operators' quantization read and patched in place, and the TFLM reference interpreter (the
+golden model)."""
 
-import ctypes
-import os
 import shutil
 import struct
-import subprocess
-from pathlib import Path
 
 import numpy as np
 
+from harness import REPO  # noqa: F401 (the tests find the shared models beside the repository)
+from op_table import import_tf
 from tinyml_fw.aot import quant
-
-REPO = Path(__file__).resolve().parents[2]
-KERNEL_DIR = REPO / "firmware" / "kernels"
-COMMON_DIR = REPO / "firmware" / "common"
-KERNEL_SOURCES = ["tfw_fully_connected.c", "tfw_softmax.c"]
-CFLAGS = ["-std=c99", "-O2", "-Wall", "-Wextra", "-Werror"]
-
-# Exposes the static inline fixed-point helpers so they can be unit-tested.
-_SHIM = r"""
-#include "tfw_fixedpoint.h"
-int32_t shim_srdhm(int32_t a, int32_t b) { return tfw_sat_rounding_doubling_high_mul(a, b); }
-int32_t shim_rdbpot(int32_t x, int32_t e) { return tfw_rounding_divide_by_pot(x, e); }
-int32_t shim_mbqm(int32_t x, int32_t m, int32_t s) { return tfw_multiply_by_quantized_multiplier(x, m, s); }
-int32_t shim_exp_q5(int32_t a) { return tfw_exp_on_negative_values_q5(a); }
-int32_t shim_recip(int32_t a) { return tfw_one_over_one_plus_x_for_x_in_0_1(a); }
-"""
-
-I32, I8 = ctypes.c_int32, ctypes.c_int8
-P_I8, P_I32 = ctypes.POINTER(I8), ctypes.POINTER(I32)
+from tinyml_fw.aot.call import Call, Const
 
 
-class FullyConnectedParams(ctypes.Structure):
-    _fields_ = [("input_offset", I32), ("filter_offset", I32), ("output_offset", I32),
-                ("act_min", I32), ("act_max", I32), ("accum_depth", I32),
-                ("output_depth", I32), ("batches", I32), ("weights", P_I8), ("bias", P_I32),
-                ("output_multiplier", I32), ("output_shift", I32),
-                ("per_channel_multiplier", P_I32), ("per_channel_shift", P_I32)]
+def _const(arr, ctype):
+    return None if arr is None else Const(ctype, np.asarray(arr))
 
 
-class SoftmaxParams(ctypes.Structure):
-    _fields_ = [("input_multiplier", I32), ("input_left_shift", I32), ("diff_min", I32),
-                ("outer_size", I32), ("depth", I32)]
-
-
-def build_kernels(outdir: Path) -> ctypes.CDLL:
-    """Compile the kernels (and the helper shim) into outdir/libtfw_kernels.so."""
-    shim = Path(outdir) / "shim.c"
-    shim.write_text(_SHIM)
-    lib = Path(outdir) / "libtfw_kernels.so"
-    cmd = ["gcc", *CFLAGS, "-fPIC", "-shared", "-I", str(COMMON_DIR), "-I", str(KERNEL_DIR),
-           *[str(KERNEL_DIR / s) for s in KERNEL_SOURCES], str(shim), "-o", str(lib)]
-    subprocess.run(cmd, check=True, capture_output=True, text=True)
-    dll = ctypes.CDLL(str(lib))
-    dll.tfw_fully_connected_s8.argtypes = [ctypes.POINTER(FullyConnectedParams), P_I8, P_I8]
-    dll.tfw_fully_connected_s8.restype = ctypes.c_int
-    dll.tfw_softmax_s8.argtypes = [ctypes.POINTER(SoftmaxParams), P_I8, P_I8]
-    dll.tfw_softmax_s8.restype = ctypes.c_int
-    for name, nargs in [("shim_srdhm", 2), ("shim_rdbpot", 2), ("shim_mbqm", 3),
-                        ("shim_exp_q5", 1), ("shim_recip", 1)]:
-        fn = getattr(dll, name)
-        fn.argtypes = [I32] * nargs
-        fn.restype = I32
-    return dll
-
-
-def cross_compile(outdir: Path, compiler: str, extra: list[str]) -> None:
-    """Compile every kernel source to an object file with another compiler."""
-    for src in KERNEL_SOURCES:
-        cmd = [compiler, *CFLAGS, "-pedantic", *extra, "-I", str(COMMON_DIR), "-I",
-               str(KERNEL_DIR), "-c", str(KERNEL_DIR / src), "-o", str(Path(outdir) / (src + ".o"))]
-        subprocess.run(cmd, check=True, capture_output=True, text=True)
-
-
-def _ptr(arr, ctype):
-    return None if arr is None else arr.ctypes.data_as(ctypes.POINTER(ctype))
-
-
-def run_fully_connected(lib, qparams: dict, weights, bias, inputs) -> np.ndarray:
-    """Run tfw_fully_connected_s8 on inputs [..., accum_depth]; returns [..., output_depth]."""
+def run_fully_connected(kernels, qparams: dict, weights, bias, inputs) -> np.ndarray:
+    """Run tfw_fully_connected_s8 on inputs [..., accum_depth] (one call, every row a batch);
+    returns [..., output_depth]."""
     weights = np.ascontiguousarray(weights, dtype=np.int8)
     out_depth, accum = weights.shape
     x = np.ascontiguousarray(inputs, dtype=np.int8).reshape(-1, accum)
-    bias = None if bias is None else np.ascontiguousarray(bias, dtype=np.int32)
-    pcm = qparams["per_channel_multiplier"]
-    pcs = qparams["per_channel_shift"]
-    pcm = None if pcm is None else np.ascontiguousarray(pcm, dtype=np.int32)
-    pcs = None if pcs is None else np.ascontiguousarray(pcs, dtype=np.int32)
-    p = FullyConnectedParams(
-        input_offset=qparams["input_offset"], filter_offset=qparams["filter_offset"],
-        output_offset=qparams["output_offset"], act_min=qparams["act_min"],
-        act_max=qparams["act_max"], accum_depth=accum, output_depth=out_depth,
-        batches=x.shape[0], weights=_ptr(weights, I8), bias=_ptr(bias, I32),
-        output_multiplier=qparams["output_multiplier"], output_shift=qparams["output_shift"],
-        per_channel_multiplier=_ptr(pcm, I32), per_channel_shift=_ptr(pcs, I32))
+    fields = {
+        "input_offset": qparams["input_offset"], "filter_offset": qparams["filter_offset"],
+        "output_offset": qparams["output_offset"], "act_min": qparams["act_min"], "act_max": qparams["act_max"],
+        "accum_depth": accum, "output_depth": out_depth, "batches": x.shape[0],
+        "weights": Const("int8_t", weights), "bias": _const(bias, "int32_t"),
+        "output_multiplier": qparams["output_multiplier"], "output_shift": qparams["output_shift"],
+        "per_channel_multiplier": _const(qparams["per_channel_multiplier"], "int32_t"),
+        "per_channel_shift": _const(qparams["per_channel_shift"], "int32_t"),
+        "bias64": None, "wide_accum": 0,
+    }
+    call = Call("tfw_fully_connected_s8", "TfwFullyConnectedParams", "tfw_fully_connected.h", fields, (0, 1),
+                ("int8_t", "int8_t"))
     out = np.zeros((x.shape[0], out_depth), dtype=np.int8)
-    status = lib.tfw_fully_connected_s8(ctypes.byref(p), _ptr(x, I8), _ptr(out, I8))
+    status = kernels.call(call, [x], out)
     assert status == 0, f"tfw_fully_connected_s8 returned {status}"
     return out.reshape(*np.shape(inputs)[:-1], out_depth)
 
 
-def run_softmax(lib, sparams: dict, inputs) -> np.ndarray:
+def run_softmax(kernels, sparams: dict, inputs) -> np.ndarray:
     """Run tfw_softmax_s8 over the last axis of inputs."""
     x = np.ascontiguousarray(inputs, dtype=np.int8)
     depth = x.shape[-1]
     flat = x.reshape(-1, depth)
-    p = SoftmaxParams(input_multiplier=sparams["input_multiplier"],
-                      input_left_shift=sparams["input_left_shift"],
-                      diff_min=sparams["diff_min"], outer_size=flat.shape[0], depth=depth)
+    fields = {"input_multiplier": sparams["input_multiplier"], "input_left_shift": sparams["input_left_shift"],
+              "diff_min": sparams["diff_min"], "outer_size": flat.shape[0], "depth": depth}
+    call = Call("tfw_softmax_s8", "TfwSoftmaxParams", "tfw_softmax.h", fields, (0, 1), ("int8_t", "int8_t"))
     out = np.zeros_like(flat)
-    status = lib.tfw_softmax_s8(ctypes.byref(p), _ptr(flat, I8), _ptr(out, I8))
+    status = kernels.call(call, [flat], out)
     assert status == 0, f"tfw_softmax_s8 returned {status}"
     return out.reshape(x.shape)
 
@@ -169,15 +108,9 @@ def fc_reference(qparams, weights, bias, inputs, rounding="double"):
 
 # ---- models ------------------------------------------------------------------------
 
-def _tf():
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import tensorflow as tf  # imported lazily: it is slow
-    return tf
-
-
 def convert_int8(model, representative, per_channel: bool = True) -> bytes:
     """Full-integer int8 conversion of a Keras model (int8 input and output)."""
-    tf = _tf()
+    tf = import_tf()
     conv = tf.lite.TFLiteConverter.from_keras_model(model)
     conv.optimizations = [tf.lite.Optimize.DEFAULT]
     conv.representative_dataset = lambda: ([np.asarray(r, np.float32)] for r in representative)
@@ -192,7 +125,7 @@ def convert_int8(model, representative, per_channel: bool = True) -> bytes:
 def dense_model(in_dim, units, activation=None, batch=1, seed=0, bias=True, softmax=False,
                 kernel_gain=1.0, rep_scale=1.0, rep_shift=0.3, per_channel=True):
     """Input -> Dense(units, activation) [-> ReLU(6) if activation == 'relu6'] [-> softmax]."""
-    tf = _tf()
+    tf = import_tf()
     tf.keras.utils.set_random_seed(seed)
     rng = np.random.default_rng(seed)
     inp = tf.keras.Input(shape=(in_dim,), batch_size=batch)
@@ -214,7 +147,7 @@ def dense_model(in_dim, units, activation=None, batch=1, seed=0, bias=True, soft
 
 def softmax_model(depth, rows=1, rep_scale=1.0, seed=0):
     """Input -> Softmax over the last axis; the input scale follows rep_scale."""
-    tf = _tf()
+    tf = import_tf()
     tf.keras.utils.set_random_seed(seed)
     rng = np.random.default_rng(seed)
     inp = tf.keras.Input(shape=(depth,), batch_size=rows)

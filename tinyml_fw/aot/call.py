@@ -1,9 +1,9 @@
-"""What the elementwise, activation, shape and conversion lowerings share.
+"""One kernel call as plain data, and what every op lowering shares.
 
-A lowering first *plans* a kernel call from the model alone (`Call`: kernel, params struct, field
-values, operand tensors), then `emit` turns the plan into a step. The host tests build the same struct
-with ctypes from the same plan, so what is tested is what is generated. `emit` also decides whether
-the output may overwrite an input (in place) and places constant operands in flash.
+A lowering first *plans* a kernel call from the model (`Call`: kernel, params struct, field values,
+operand tensors), then `emit` turns the plan into a step of the generated model. The host tests build
+the same struct with ctypes from the same plan, so what is tested is what is generated. `emit` also
+decides whether the output may overwrite an input (in place) and places constant operands in flash.
 """
 
 from __future__ import annotations
@@ -12,13 +12,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from tinyml_fw.aot.lower import Arena, Lowering
+from tinyml_fw.aot import quant
+from tinyml_fw.aot.lower import Arena, Lowering, need_int8
 from tinyml_fw.modelspec import ModelSpec, OpSpec, TensorSpec
-
-LOWERINGS: dict = {}  # helpers only
 
 CTYPES = {"INT8": "int8_t", "INT16": "int16_t", "INT32": "int32_t", "FLOAT32": "float"}
 SUFFIX = {"INT8": "s8", "INT16": "s16", "FLOAT32": "f32"}
+BIAS_INT32 = 2  # schema TensorType code of INT32 (the quantizedBiasType option)
 
 
 class Refusal(ValueError):
@@ -26,11 +26,21 @@ class Refusal(ValueError):
 
 
 @dataclass(frozen=True)
+class Const:
+    """A constant array behind a pointer field, emitted as <model>_l<op>_<name or field>."""
+
+    ctype: str  # int8_t, int32_t, int64_t
+    values: np.ndarray
+    name: str | None = None
+
+
+@dataclass(frozen=True)
 class Call:
-    kernel: str
+    kernel: str  # TfwStatus kernel(const params_type *, operand, …, output)
     params_type: str
     header: str
-    fields: dict  # struct field (in struct order) → int | float | tuple of ints | dict (nested struct)
+    # struct field (in struct order) → int | float | tuple of ints | dict (nested struct) | Const | None (NULL)
+    fields: dict
     args: tuple  # per operand: a tensor index, or a tuple of them (an array of pointers); output last
     ctypes: tuple  # C element type of each operand ("void" for byte-generic kernels)
     in_place: tuple = field(default=())  # positions in args whose tensor the output may overwrite
@@ -47,12 +57,16 @@ class Operands(Arena):
         return "(const void *const[]){" + ", ".join(parts) + "}"
 
 
+# ---- C literals ----------------------------------------------------------------------------------
+
 def c_float(x: float) -> str:
     """A float32 value as an exact C literal (hexadecimal, so no decimal rounding)."""
     return float(np.float32(x)).hex() + "f"
 
 
 def c_field(value) -> str:
+    if value is None:
+        return "NULL"
     if isinstance(value, dict):
         return "{" + ", ".join(f".{k} = {c_field(v)}" for k, v in value.items()) + "}"
     if isinstance(value, (tuple, list)):
@@ -61,6 +75,8 @@ def c_field(value) -> str:
         return c_float(value)
     return str(int(value))
 
+
+# ---- checks the lowerings share --------------------------------------------------------------------
 
 def quantized(spec: ModelSpec, op: OpSpec, tensors: list[TensorSpec], dtypes=("INT8", "INT16")) -> str:
     """The one dtype all `tensors` share (one of dtypes), each with per-tensor quantization."""
@@ -78,6 +94,51 @@ def quantized(spec: ModelSpec, op: OpSpec, tensors: list[TensorSpec], dtypes=("I
     return next(iter(kinds))
 
 
+def activation_dtype(lw: Lowering, op: OpSpec, x: TensorSpec, y: TensorSpec, weights=(),
+                     int16: bool = True) -> str:
+    """The activations' type, INT8 or (16x8, when int16 is allowed) INT16: input and output share
+    it, weights are int8 and every tensor carries quantization parameters. Anything else is
+    refused the way need_int8 refuses it."""
+    if int16 and x.dtype == "INT16":
+        if y.dtype != "INT16":
+            raise lw.refuse(op, f"input is INT16 but output '{y.name}' is {y.dtype}: 16x8 ops keep "
+                                "int16 activations on both sides.")
+        for t in (x, y):
+            if not t.scales or not t.zero_points:
+                raise lw.refuse(op, f"tensor '{t.name}' has no quantization parameters.")
+        need_int8(lw, op, list(weights))
+        return "INT16"
+    need_int8(lw, op, [x, y, *weights])
+    return "INT8"
+
+
+def need_int8_only(lw: Lowering, op: OpSpec, tensors: list[TensorSpec]) -> None:
+    """need_int8, with a clearer refusal for the int16 tensors of a 16x8 model."""
+    if any(t.dtype == "INT16" for t in tensors):
+        raise lw.refuse(op, f"int16 {op.op} is not supported: the AOT engine runs 16x8 models' CONV_2D, "
+                            "DEPTHWISE_CONV_2D, FULLY_CONNECTED and PAD; convert this model to int8.")
+    need_int8(lw, op, tensors)
+
+
+def check_fused_activation(lw: Lowering, op: OpSpec) -> str:
+    if op.activation not in quant.ACTIVATIONS:
+        raise lw.refuse(op, f"fused activation {op.activation} is not supported "
+                            f"(supported: {', '.join(quant.ACTIVATIONS)}).")
+    return op.activation
+
+
+def padding_name(lw: Lowering, op: OpSpec) -> str:
+    code = op.options.get("padding", 0)
+    names = {0: "SAME", 1: "VALID"}  # schema Padding
+    if code not in names:
+        raise lw.refuse(op, f"padding code {code} is neither SAME nor VALID.")
+    return names[code]
+
+
+def optional_input(lw: Lowering, op: OpSpec, k: int) -> TensorSpec | None:
+    return lw.tensor(op.inputs[k]) if len(op.inputs) > k and op.inputs[k] >= 0 else None
+
+
 def known(lw: Lowering | None, spec: ModelSpec, t: int) -> np.ndarray | None:
     """A tensor's value when it is known at generate time: constant data or a folded result."""
     if lw is not None and t in lw.folded:
@@ -85,6 +146,8 @@ def known(lw: Lowering | None, spec: ModelSpec, t: int) -> np.ndarray | None:
     tensor = spec.tensors[t]
     return tensor.array() if tensor.is_constant else None
 
+
+# ---- emitting ------------------------------------------------------------------------------------
 
 def _operand(lw: Lowering, t: int, ctype: str, out: bool):
     if out:
@@ -115,12 +178,19 @@ def may_overwrite(lw: Lowering, op: OpSpec, src: int, dst: int) -> bool:
 
 
 def emit(lw: Lowering, op: OpSpec, call: Call) -> None:
-    """Adds the planned call as a step, in place when the plan allows it and the graph does too."""
+    """Adds the planned call as a step, in place when the plan allows it and the graph does too;
+    constant arrays of the fields become named arrays (in field order)."""
     dst = call.args[-1]
     for pos in call.in_place:
         if may_overwrite(lw, op, call.args[pos], dst):
             lw.alias[dst] = call.args[pos]
             break
+    fields = {}
+    for key, value in call.fields.items():
+        if isinstance(value, Const):
+            fields[key] = lw.array(f"l{op.index}_{value.name or key}", value.ctype, value.values)
+        else:
+            fields[key] = c_field(value)
     args = []
     for i, (a, ctype) in enumerate(zip(call.args, call.ctypes)):
         out = i == len(call.args) - 1
@@ -128,20 +198,25 @@ def emit(lw: Lowering, op: OpSpec, call: Call) -> None:
             args.append(Operands(-1, "void", True, tuple(_operand(lw, t, ctype, False) for t in a)))
         else:
             args.append(_operand(lw, a, ctype, out))
-    lw.add_step(op, call.kernel, call.params_type, call.header,
-                {k: c_field(v) for k, v in call.fields.items()}, tuple(args))
+    lw.add_step(op, call.kernel, call.params_type, call.header, fields, tuple(args))
 
 
-def lowering(plan):
-    """A LOWERINGS entry from a plan function (spec, op, lw) -> Call | None (None: nothing to run)."""
+def lowering(plan, quant_errors: bool = True):
+    """A LOWERINGS entry from a plan function (spec, op, lw) -> Call | None (None: nothing to run); the
+    host tests find the plan again as `.plan`. A Refusal becomes BadInput naming the layer, and so does a
+    ValueError of quant.py's range checks unless quant_errors is False (the plans that refuse through
+    lw.refuse themselves let those propagate)."""
     def lower(lw: Lowering, op: OpSpec) -> None:
         try:
             call = plan(lw.spec, op, lw)
         except Refusal as exc:
             raise lw.refuse(op, str(exc)) from None
-        except ValueError as exc:  # quant.py's range checks
+        except ValueError as exc:
+            if not quant_errors:
+                raise
             raise lw.refuse(op, f"{exc}.") from None
         if call is not None:
             emit(lw, op, call)
     lower.__doc__ = plan.__doc__
+    lower.plan = plan
     return lower

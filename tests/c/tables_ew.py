@@ -1,46 +1,24 @@
-"""The op table of the elementwise, activation, shape and conversion ops: generated parameter sets per
+"""The op tables of the elementwise, activation, shape and conversion ops: generated parameter sets per
 operator (broadcast shapes, extreme zero points, scales giving both shift directions, every fused
-activation, int8 and 16x8), each a small TF model converted with full-integer quantization (some
-patched afterwards: exact scales and zero points, RELU_N1_TO_1, SQUEEZE, integer QUANTIZE), run by the
-TFLM interpreter and by the C kernels with the calls the lowerings plan, compared byte for byte on many
-inputs. Used by tests/c/test_kernels_{elementwise,activations,shape_ops,quantize}.py (every case, or
-every Nth with TFW_OP_TABLE_EVERY=N) and bench/op_table_elementwise.py (all cases, JSON summary).
-
-Converted models are cached on disk (key: the parameter set, BUILDER_VERSION and TensorFlow's version),
-so a warm run never imports TensorFlow."""
+activation, int8 and 16x8), each a small TF function converted with full-integer quantization (some
+patched afterwards: exact scales and zero points, RELU_N1_TO_1, SQUEEZE, integer QUANTIZE);
+op_table.py runs them. Inputs cover every int8 value in every case (every int16 value for int16
+LOGISTIC/TANH)."""
 
 from __future__ import annotations
 
-import hashlib
-import importlib.metadata
-import json
-import os
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-import ew_harness
-
 BUILDER_VERSION = 2  # bump when models built from the same parameters change
+VECTORS = 24  # input vectors per case (extremes included)
 
 TABLES = ("ADD", "SUB", "MUL", "ADD_16x8", "SUB_16x8", "MUL_16x8",
           "RELU", "RELU6", "LEAKY_RELU", "LOGISTIC", "TANH", "HARD_SWISH",
           "RELU_16x8", "RELU6_16x8", "LEAKY_RELU_16x8", "LOGISTIC_16x8", "TANH_16x8",
           "CONCATENATION", "CONCATENATION_16x8", "STRIDED_SLICE", "SQUEEZE", "QUANTIZE", "DEQUANTIZE")
 CASES_PER_TABLE = 20
-
-
-@dataclass(frozen=True)
-class Case:
-    table: str
-    index: int
-    params: dict = field(hash=False, compare=False)
-
-    @property
-    def id(self) -> str:
-        return f"{self.table}-{self.index:02d}-{self.params['tag']}"
-
 
 # ---- parameter sets ------------------------------------------------------------------------------
 # Representative-data kinds steer the converter's scales and zero points: "pos" gives zero point -128,
@@ -238,37 +216,26 @@ def _dequantize_cases() -> list[dict]:
             for i, (t, q) in enumerate(specs)]
 
 
-def cases(table: str) -> list[Case]:
+def parameter_sets(table: str) -> list[dict]:
     base = table.replace("_16x8", "")
     mode = "16x8" if table.endswith("_16x8") else "int8"
     if base in ("ADD", "SUB", "MUL"):
-        made = _binary_cases(base, mode)
-    elif base in ("RELU", "RELU6", "LEAKY_RELU", "LOGISTIC", "TANH", "HARD_SWISH"):
-        made = _unary_cases(base, mode)
-    elif base == "CONCATENATION":
-        made = _concat_cases(mode)
-    else:
-        made = {"STRIDED_SLICE": _slice_cases, "SQUEEZE": _squeeze_cases, "QUANTIZE": _quantize_cases,
-                "DEQUANTIZE": _dequantize_cases}[base]()
-    return [Case(table, i, {**p, "seed": 1000 * TABLES.index(table) + i}) for i, p in enumerate(made)]
+        return _binary_cases(base, mode)
+    if base in ("RELU", "RELU6", "LEAKY_RELU", "LOGISTIC", "TANH", "HARD_SWISH"):
+        return _unary_cases(base, mode)
+    if base == "CONCATENATION":
+        return _concat_cases(mode)
+    return {"STRIDED_SLICE": _slice_cases, "SQUEEZE": _squeeze_cases, "QUANTIZE": _quantize_cases,
+            "DEQUANTIZE": _dequantize_cases}[base]()
 
 
-def sample(all_cases: list[Case], every: int) -> list[Case]:
-    return all_cases if every <= 1 else all_cases[::every]
-
-
-def every_from_env() -> int:
-    """TFW_OP_TABLE_EVERY=N runs every Nth parameter set (CI); unset or 1: all of them."""
-    return max(1, int(os.environ.get("TFW_OP_TABLE_EVERY", "1") or 1))
+def check_ops(case, names: list[str]) -> None:
+    base = case.table.replace("_16x8", "")
+    if base not in names:
+        raise AssertionError(f"{case.id}: the converter made {names}, no {base}")
 
 
 # ---- models ------------------------------------------------------------------------------------
-
-def _tf():
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    import tensorflow as tf
-    return tf
-
 
 def _rep(rng, kind: str, shape) -> np.ndarray:
     size = {"normal": lambda: rng.normal(0.0, 1.0, shape), "pos": lambda: rng.uniform(0.0, 3.0, shape),
@@ -318,6 +285,13 @@ def _function(tf, p, rng):
     raise ValueError(p["kind"])
 
 
+def build(p) -> bytes:
+    """The converted, patched model of a parameter set."""
+    from op_table import import_tf
+
+    return _patched(_convert(import_tf(), p), p)
+
+
 def _convert(tf, p) -> bytes:
     rng = np.random.default_rng(p["seed"])
     fn = _function(tf, p, rng)
@@ -338,30 +312,20 @@ def _convert(tf, p) -> bytes:
     return bytes(conv.convert())
 
 
-_ACT_CODES = {"NONE": 0, "RELU": 1, "RELU_N1_TO_1": 2, "RELU6": 3}
 _TYPES = {"FLOAT32": 0, "INT16": 7, "INT8": 9}
 
 
 def _patched(raw: bytes, p) -> bytes:
     """Edits through the flatbuffer object API: exact scales and zero points, RELU_N1_TO_1 where the
     converter made a clamp, RESHAPE → SQUEEZE, and the QUANTIZE/DEQUANTIZE models cut to one op."""
+    from op_table import repack
+
     edits = bool(p["patch"]) or p["act"] == "RELU_N1_TO_1" or p["kind"] in ("squeeze", "quantize", "dequantize")
     return repack(raw, lambda model: _edit(model, p)) if edits else raw
 
 
-def repack(raw: bytes, edit) -> bytes:
-    """The model after edit(ModelT), packed again."""
-    import flatbuffers
-    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as fb
-
-    model = fb.ModelT.InitFromPackedBuf(raw, 0)
-    edit(model)
-    builder = flatbuffers.Builder(len(raw) + 1024)
-    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
-    return bytes(builder.Output())
-
-
 def _edit(model, p) -> None:
+    from op_table import ACT_CODES
     from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as fb
 
     graph = model.subgraphs[0]
@@ -390,7 +354,7 @@ def _edit(model, p) -> None:
         reshape.builtinOptions = fb.SqueezeOptionsT()
         reshape.builtinOptions.squeezeDims = list(p["squeeze_dims"])
     if p["act"] == "RELU_N1_TO_1":
-        main.builtinOptions.fusedActivationFunction = _ACT_CODES["RELU_N1_TO_1"]
+        main.builtinOptions.fusedActivationFunction = ACT_CODES["RELU_N1_TO_1"]
     for what, role, value in p["patch"]:
         t = graph.tensors[main.outputs[0] if role == "out" else main.inputs[int(role[2:])]]
         if what == "scale":
@@ -399,32 +363,6 @@ def _edit(model, p) -> None:
             t.quantization.scale = [float(np.float32(value))]
         elif what == "zp":
             t.quantization.zeroPoint = [int(value)]
-
-
-def _tf_version() -> str:
-    for dist in ("tensorflow-cpu", "tensorflow"):
-        try:
-            return importlib.metadata.version(dist)
-        except importlib.metadata.PackageNotFoundError:
-            continue
-    return "?"
-
-
-def model_path(case: Case, cache_dir: Path) -> Path:
-    """The converted (and patched) .tflite of a case, built once and cached in cache_dir."""
-    key = json.dumps({k: v for k, v in case.params.items() if k != "tag"}, sort_keys=True, default=list)
-    digest = hashlib.sha256(f"{BUILDER_VERSION}|{_tf_version()}|{key}".encode()).hexdigest()[:20]
-    path = Path(cache_dir) / f"{case.table}-{case.index:02d}-{digest}.tflite"
-    if not path.is_file():
-        from tinyml_fw.quiet import quiet_fds
-
-        tf = _tf()
-        with quiet_fds():
-            raw = _patched(_convert(tf, case.params), case.params)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_bytes(raw)
-        tmp.replace(path)
-    return path
 
 
 # ---- inputs ------------------------------------------------------------------------------------
@@ -475,170 +413,21 @@ def input_sets(spec, n: int, seed: int) -> list[dict]:
     return [{t: v[i] for t, v in per.items()} for i in range(count)]
 
 
-# ---- the host executor -----------------------------------------------------------------------------
-
-def plans():
-    from tinyml_fw.aot.ops import activations, concat, elementwise, quantize, slicing
-
-    return {"ADD": elementwise.plan_binary, "SUB": elementwise.plan_binary, "MUL": elementwise.plan_binary,
-            **{k: activations.plan_activation for k in ("RELU", "RELU6", "LEAKY_RELU", "LOGISTIC", "TANH",
-                                                        "HARD_SWISH")},
-            "CONCATENATION": concat.plan_concatenation, "STRIDED_SLICE": slicing.plan_strided_slice,
-            "QUANTIZE": quantize.plan_quantize, "DEQUANTIZE": quantize.plan_dequantize}
-
-
-def execute(lib, spec, feeds: dict, calls: dict) -> list[np.ndarray]:
-    """Runs the model's ops on the host: planned kernel calls through ctypes, aliases as views,
-    folded ops from the lowering's generate-time values. Returns the model outputs."""
-    from tinyml_fw.aot.lower import Lowering
-    from tinyml_fw.aot.ops import LOWERINGS
-    from tinyml_fw.aot.ops._ew_common import known
-
-    lw = Lowering(spec, "host")
-    values = dict(feeds)
-    for op in spec.ops:
-        if op.index in calls:
-            call = calls[op.index]
-            operands = []
-            for t in call.args[:-1]:
-                ts = t if isinstance(t, tuple) else (t,)
-                arrs = [np.ascontiguousarray(values[k] if k in values else known(lw, spec, k)) for k in ts]
-                operands.append(arrs if isinstance(t, tuple) else arrs[0])
-            y = spec.tensors[call.args[-1]]
-            out = np.zeros(y.shape, _NUMPY[y.dtype])
-            status = ew_harness.run_call(lib, call, operands, out)
-            if status != 0:
-                raise AssertionError(f"{call.kernel} returned {status}")
-            values[call.args[-1]] = out
-        elif op.op in ("RESHAPE", "SQUEEZE") and op.inputs[0] in values:
-            LOWERINGS[op.op](lw, op)  # the lowering's own checks
-            values[op.outputs[0]] = values[op.inputs[0]].reshape(spec.tensors[op.outputs[0]].shape)
-        else:
-            LOWERINGS[op.op](lw, op)  # folds at generate time
-            for t in op.outputs:
-                values[t] = lw.folded[t]
-    return [values[t] for t in spec.outputs]
-
-
-def plan_calls(spec) -> dict:
-    """The kernel call the lowering plans for each op that runs code (op index → Call)."""
-    from tinyml_fw.aot.lower import Lowering
-
-    table = plans()
-    lw = Lowering(spec, "host")
-    calls = {}
-    for op in spec.ops:
-        plan = table.get(op.op)
-        if plan is not None:
-            call = plan(spec, op, lw)
-            if call is not None:
-                calls[op.index] = call
-        else:
-            from tinyml_fw.aot.ops import LOWERINGS
-            LOWERINGS[op.op](lw, op)
-    return calls
-
-
-def golden_run(raw: bytes, feeds_list: list[dict], spec) -> list[np.ndarray]:
-    """The TFLM interpreter's first output for each input set."""
-    from tflite_micro import runtime
-
-    from tinyml_fw.quiet import quiet_fds
-
-    arena = max(64 * 1024, 8 * sum(t.nbytes for t in spec.tensors))
-    with quiet_fds():
-        interp = runtime.Interpreter.from_bytes(raw, arena_size=arena)
-    outs = []
-    for feeds in feeds_list:
-        interp.reset()
-        for k, t in enumerate(spec.inputs):
-            interp.set_input(np.ascontiguousarray(feeds[t]).reshape(spec.tensors[t].shape), k)
-        interp.invoke()
-        outs.append(np.array(interp.get_output(0), copy=True))
-    return outs
-
-
-@dataclass
-class Result:
-    case: str
-    vectors: int
-    exact: int
-    ops: list
-    first_mismatch: str = ""
-
-
-def _bits(a: np.ndarray) -> np.ndarray:
-    a = np.ascontiguousarray(a)
-    return a.view(np.uint32) if a.dtype == np.float32 else a
-
-
-def check(case: Case, lib, cache_dir: Path, n: int = 24) -> Result:
-    """Runs one case through TFLM and the C kernels; counts bit-exact output vectors."""
-    from tinyml_fw.modelspec import read_model
-
-    path = model_path(case, cache_dir)
-    spec = read_model(path)
-    names = [op.op for op in spec.ops]
-    base = case.table.replace("_16x8", "")
-    if base not in names:
-        raise AssertionError(f"{case.id}: the converter made {names}, no {base}")
-    calls = plan_calls(spec)  # before TFLM: parameters TFLM would abort on are refused here
-    sets = input_sets(spec, n, case.params["seed"])
-    goldens = golden_run(path.read_bytes(), sets, spec)
-    exact = 0
-    first = ""
-    for i, (feeds, golden) in enumerate(zip(sets, goldens)):
-        golden = golden.reshape(-1)
-        got = execute(lib, spec, feeds, calls)[0].reshape(-1)
-        same = _bits(golden) == _bits(got)
-        if same.all():
-            exact += 1
-        elif not first:
-            at = int(np.flatnonzero(~same)[0])
-            first = (f"vector {i}: {int((~same).sum())} of {same.size} values differ, e.g. at {at} "
-                     f"TFLM {golden[at]!r} vs C {got[at]!r}")
-    return Result(case.id, len(sets), exact, names, first)
-
-
-def golden_follows(lib, raw: bytes, path: Path, variant, n: int = 8, seed: int = 0) -> tuple[bool, bool, bool]:
-    """For a (patched) model: do the C kernels with the lowering's own parameters match TFLM, do they
-    with `variant` (a context manager swapping in another parameter computation), and do the two
-    parameter sets give different outputs at all on these inputs?"""
-    from tinyml_fw.modelspec import read_model
-
-    path.write_bytes(raw)
-    spec = read_model(path)
-    feeds = input_sets(spec, n, seed)
-    goldens = [g.reshape(-1) for g in golden_run(raw, feeds, spec)]
-    ours = plan_calls(spec)
-    with variant():
-        theirs = plan_calls(spec)
-    a = [execute(lib, spec, f, ours)[0].reshape(-1) for f in feeds]
-    b = [execute(lib, spec, f, theirs)[0].reshape(-1) for f in feeds]
-    same = lambda xs, ys: all(np.array_equal(_bits(x), _bits(y)) for x, y in zip(xs, ys))  # noqa: E731
-    return same(a, goldens), same(b, goldens), not same(a, b)
-
-
 def keras_flatten_model(cache_dir: Path) -> Path:
     """Keras Input(4, 4, 2) with a dynamic batch → Flatten → ReLU → Dense-free int8 model: the converter
     emits SHAPE → STRIDED_SLICE → PACK → RESHAPE for the Flatten (cached like the table's models)."""
-    path = Path(cache_dir) / f"keras-flatten-{BUILDER_VERSION}-{_tf_version()}.tflite"
-    if not path.is_file():
-        from tinyml_fw.quiet import quiet_fds
+    from op_table import cached, import_tf, tf_version
 
-        tf = _tf()
+    def convert() -> bytes:
+        tf = import_tf()
         rng = np.random.default_rng(7)
-        with quiet_fds():
-            inp = tf.keras.Input(shape=(4, 4, 2))
-            model = tf.keras.Model(inp, tf.keras.layers.ReLU()(tf.keras.layers.Flatten()(inp)))
-            conv = tf.lite.TFLiteConverter.from_keras_model(model)
-            conv.optimizations = [tf.lite.Optimize.DEFAULT]
-            rep = [[rng.normal(0.0, 1.0, (1, 4, 4, 2)).astype(np.float32)] for _ in range(16)]
-            conv.representative_dataset = lambda: iter(rep)
-            conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-            conv.inference_input_type = conv.inference_output_type = tf.int8
-            raw = bytes(conv.convert())
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_bytes(raw)
-        tmp.replace(path)
-    return path
+        inp = tf.keras.Input(shape=(4, 4, 2))
+        model = tf.keras.Model(inp, tf.keras.layers.ReLU()(tf.keras.layers.Flatten()(inp)))
+        conv = tf.lite.TFLiteConverter.from_keras_model(model)
+        conv.optimizations = [tf.lite.Optimize.DEFAULT]
+        rep = [[rng.normal(0.0, 1.0, (1, 4, 4, 2)).astype(np.float32)] for _ in range(16)]
+        conv.representative_dataset = lambda: iter(rep)
+        conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        conv.inference_input_type = conv.inference_output_type = tf.int8
+        return bytes(conv.convert())
+    return cached(Path(cache_dir) / f"keras-flatten-{BUILDER_VERSION}-{tf_version()}.tflite", convert)
