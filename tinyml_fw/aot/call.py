@@ -201,20 +201,17 @@ def emit(lw: Lowering, op: OpSpec, call: Call) -> None:
     lw.add_step(op, call.kernel, call.params_type, call.header, fields, tuple(args))
 
 
-def lowering(plan, quant_errors: bool = True):
+def lowering(plan):
     """A LOWERINGS entry from a plan function (spec, op, lw) -> Call | None (None: nothing to run); the
-    host tests find the plan again as `.plan`. A Refusal becomes BadInput naming the layer, and so does a
-    ValueError of quant.py's range checks unless quant_errors is False (the plans that refuse through
-    lw.refuse themselves let those propagate)."""
+    host tests find the plan again as `.plan`. A Refusal, and a ValueError of quant.py's range checks,
+    become BadInput naming the layer: a model TFLM would reject never ends in a traceback."""
     def lower(lw: Lowering, op: OpSpec) -> None:
         try:
             call = plan(lw.spec, op, lw)
         except Refusal as exc:
             raise lw.refuse(op, str(exc)) from None
         except ValueError as exc:
-            if not quant_errors:
-                raise
-            raise lw.refuse(op, f"{exc}.") from None
+            raise lw.refuse(op, f"{str(exc).rstrip('.')}.") from None
         if call is not None:
             emit(lw, op, call)
     lower.__doc__ = plan.__doc__

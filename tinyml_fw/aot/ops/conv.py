@@ -114,4 +114,4 @@ def plan_conv(spec: ModelSpec, op: OpSpec, lw: Lowering) -> Call:
                 (ctype, ctype))
 
 
-LOWERINGS = {"CONV_2D": lowering(plan_conv, quant_errors=False)}
+LOWERINGS = {"CONV_2D": lowering(plan_conv)}

@@ -47,4 +47,4 @@ def plan_depthwise_conv(spec: ModelSpec, op: OpSpec, lw: Lowering) -> Call:
                 (op.inputs[0], op.outputs[0]), (ctype, ctype))
 
 
-LOWERINGS = {"DEPTHWISE_CONV_2D": lowering(plan_depthwise_conv, quant_errors=False)}
+LOWERINGS = {"DEPTHWISE_CONV_2D": lowering(plan_depthwise_conv)}

@@ -58,4 +58,4 @@ def plan_fully_connected(spec: ModelSpec, op: OpSpec, lw: Lowering) -> Call:
                 (op.inputs[0], op.outputs[0]), ("int16_t", "int16_t"))
 
 
-LOWERINGS = {"FULLY_CONNECTED": lowering(plan_fully_connected, quant_errors=False)}
+LOWERINGS = {"FULLY_CONNECTED": lowering(plan_fully_connected)}

@@ -44,4 +44,4 @@ def plan_mean(spec: ModelSpec, op: OpSpec, lw: Lowering) -> Call:
                 ("int8_t", "int8_t"))
 
 
-LOWERINGS = {"MEAN": lowering(plan_mean, quant_errors=False)}
+LOWERINGS = {"MEAN": lowering(plan_mean)}

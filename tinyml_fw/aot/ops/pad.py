@@ -52,4 +52,4 @@ def plan_pad(spec: ModelSpec, op: OpSpec, lw: Lowering) -> Call:
                 (ctype, ctype))
 
 
-LOWERINGS = dict.fromkeys(("PAD", "PADV2"), lowering(plan_pad, quant_errors=False))
+LOWERINGS = dict.fromkeys(("PAD", "PADV2"), lowering(plan_pad))

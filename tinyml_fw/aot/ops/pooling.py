@@ -42,4 +42,4 @@ def plan_pool(spec: ModelSpec, op: OpSpec, lw: Lowering) -> Call:
                 ("int8_t", "int8_t"))
 
 
-LOWERINGS = dict.fromkeys(("AVERAGE_POOL_2D", "MAX_POOL_2D"), lowering(plan_pool, quant_errors=False))
+LOWERINGS = dict.fromkeys(("AVERAGE_POOL_2D", "MAX_POOL_2D"), lowering(plan_pool))

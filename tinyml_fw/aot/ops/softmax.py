@@ -19,4 +19,4 @@ def plan_softmax(spec: ModelSpec, op: OpSpec, lw: Lowering) -> Call:
                 ("int8_t", "int8_t"))
 
 
-LOWERINGS = {"SOFTMAX": lowering(plan_softmax, quant_errors=False)}
+LOWERINGS = {"SOFTMAX": lowering(plan_softmax)}
