@@ -11,12 +11,14 @@ setup:
 demo: setup
 	$(BIN)/tinyml-fw deploy --json tinyml-fw-out/demo.json
 
-# The op tables run every 4th parameter set here; bench/op_table*.py run them whole.
+# The op tables run every 4th parameter set here; bench/op_table.py runs them whole.
 test: setup
 	TFW_OP_TABLE_EVERY=$${TFW_OP_TABLE_EVERY:-4} $(BIN)/python -m pytest
 
 bench: setup
 	$(BIN)/python bench/deploy.py
+	$(BIN)/python bench/link.py
+	$(BIN)/python bench/fuzz.py --seconds $${TFW_FUZZ_SECONDS:-600}
 
 clean:
 	rm -rf tinyml-fw-out .pytest_cache

@@ -4,7 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib qemu-system-arm)
+APT_PACKAGES=(gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib qemu-system-arm
+              clang libclang-rt-14-dev)  # clang: libFuzzer, ASan and UBSan for the device parser's fuzz test
 VENV=${VENV:-.venv}
 PYTHON=${PYTHON:-python3}
 

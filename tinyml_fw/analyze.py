@@ -79,7 +79,12 @@ class Analysis:
     aot_arena_bytes: int | None
     tflm_arena_bytes: int | None  # smallest working arena in the 64-bit host interpreter
     tflm_arena_note: str
-    fit: dict | None
+    fit: dict | None  # the AOT firmware on the board
+    tflm_fit: dict | None = None  # the TFLM firmware on the board (when the board has the TFLM runtime)
+    tflm_arena_planned: int | None = None  # what a generated TFLM project allocates: measured + margin
+    tflm_ops: list[str] | None = None
+    tflm_refusal: str | None = None
+    default_runtime: str | None = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2)
@@ -128,6 +133,8 @@ def fit(plan: AotPlan, board: boards.Board) -> Fit:
                   for a in plan.arrays)
     flash = RUNTIME_FLASH + KERNEL_FLASH * len(plan.headers) + weights
     ram = RUNTIME_RAM + plan.arena_bytes + (board.stack_bytes or STACK_RAM)
+    if board.rodata_in_ram:  # AVR: constants are copied into RAM at start-up
+        ram += weights
     return Fit(board.id, flash, board.flash_bytes, ram, board.ram_bytes)
 
 
@@ -150,9 +157,10 @@ def analyze(model: Any, board: str | None = None, measure_arena: bool = True) ->
         spec = read_model(path)
         tflm_arena = None
         if measure_arena:
-            from tinyml_fw.arena import smallest_arena
+            from tinyml_fw.arena import measured_arena
 
-            tflm_arena = smallest_arena(path)
+            tflm_arena = measured_arena(path)
+        tflm_info = _tflm_estimate(spec, path, target, measure_arena) if target else {}
     layers = []
     for op in spec.ops:
         consts = [spec.tensors[i] for i in op.inputs if i >= 0 and spec.tensors[i].is_constant]
@@ -172,4 +180,25 @@ def analyze(model: Any, board: str | None = None, measure_arena: bool = True) ->
         dict(Counter(op.op for op in spec.ops)), layers, sum(layer.macs for layer in layers),
         sum(t.size for t in constants), sum(t.nbytes for t in constants), liveness_floor(spec),
         refusal is None, refusal, arena, tflm_arena,
-        "64-bit host figure from the tflite-micro interpreter: an upper bound for 32-bit targets", fitted)
+        "64-bit host figure from the tflite-micro interpreter: an upper bound for 32-bit targets", fitted,
+        **tflm_info)
+
+
+def _tflm_estimate(spec: ModelSpec, path: Path, board: boards.Board, measure_arena: bool) -> dict:
+    """The TFLM runtime's side of the fit on `board`: operators, planned arena, flash and RAM."""
+    info: dict = {"default_runtime": board.default_runtime}
+    if "tflm" not in board.runtimes:
+        info["tflm_refusal"] = f"{board.id} has no TFLM runtime ({board.tflm.note or 'AOT only'})"
+        return info
+    from tinyml_fw import tflm
+
+    try:
+        info["tflm_ops"] = [op for op, _ in tflm.resolver_ops(spec)]
+        if measure_arena:
+            plan = tflm.plan(spec, path, "model")
+            info["tflm_arena_planned"] = plan.arena_bytes
+            info["tflm_fit"] = asdict(tflm.fit(plan, board))
+            info["tflm_refusal"] = tflm.static_arena_refusal(plan, board)
+    except BadInput as exc:
+        info["tflm_refusal"] = str(exc)
+    return info

@@ -53,3 +53,27 @@ def smallest_arena(model: str | Path) -> int | None:
         else:
             lo = mid
     return hi
+
+
+def measured_arena(model: str | Path) -> int | None:
+    """smallest_arena(model), remembered per model content in $TINYML_FW_HOME/arena (a search takes
+    seconds: generate, analyze and the tests ask for the same models again and again)."""
+    import hashlib
+    import json
+    import os
+
+    from tinyml_fw.paths import home
+
+    raw = Path(model).read_bytes()
+    cached = home() / "arena" / f"{hashlib.sha256(raw).hexdigest()}.json"
+    try:
+        return json.loads(cached.read_text())["smallest_arena"]
+    except (OSError, ValueError, KeyError):
+        pass
+    size = smallest_arena(model)
+    if size is not None:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cached.with_name(f"{cached.stem}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps({"smallest_arena": size, "step": STEP}) + "\n")
+        tmp.replace(cached)
+    return size

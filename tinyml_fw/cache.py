@@ -8,7 +8,6 @@ interrupted runs never see half an artefact.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import os
@@ -38,6 +37,17 @@ def locked(path: Path) -> Iterator[None]:
     """An exclusive lock beside `path`, held while one process builds it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path.with_name(path.name + ".lock"), "w") as handle:
+        try:
+            import fcntl  # POSIX; on Windows the lock is msvcrt's
+        except ImportError:
+            import msvcrt
+
+            msvcrt.locking(handle.fileno(), msvcrt.LK_LOCK, 1)
+            try:
+                yield
+            finally:
+                msvcrt.locking(handle.fileno(), msvcrt.LK_UNLCK, 1)
+            return
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield

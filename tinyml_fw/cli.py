@@ -65,6 +65,8 @@ def _show_report(report) -> None:
         ("instructions per inference", "–" if report.instructions_per_inference is None
          else f"{report.instructions_per_inference:,.0f}"),
         ("flash / RAM / arena (bytes)", f"{report.flash_bytes:,} / {report.ram_bytes:,} / {report.arena_bytes:,}"),
+        ("link: retries / resets / failed vectors",
+         f"{report.retries} / {report.resets} / {len(report.failed_vectors)}"),
         ("result", "[green]PASS[/green]" if report.passed else "[red]FAIL[/red]"),
     ]
     for key, value in rows:
@@ -76,8 +78,16 @@ def _finish(report, json_path: str | None) -> None:
     _show_report(report)
     _write_json(json_path, report.to_json())
     if not report.passed:
-        raise ValidationFailed(f"{report.vectors - report.bit_exact} of {report.vectors} outputs differ from "
-                               f"the reference (first at vector {report.first_mismatch}).")
+        failed = report.failed_vectors
+        differ = report.vectors - report.bit_exact - len(failed)
+        problems = []
+        if differ:
+            problems.append(f"{differ} of {report.vectors} outputs differ from the reference "
+                            f"(first at vector {report.first_mismatch})")
+        if failed:
+            problems.append(f"{len(failed)} of {report.vectors} vectors failed on the link (first, vector "
+                            f"{failed[0]['index']}: {failed[0]['reason']})")
+        raise ValidationFailed("; ".join(problems) + ".")
 
 
 # Options shared by several verbs.
@@ -186,6 +196,14 @@ def analyze(model: str, board: str | None, no_arena: bool, json_path: str | None
         f = a.fit
         log(f"On {f['board']}: flash {f['flash_needed']:,} of {f['flash_available']:,} B, "
             f"RAM {f['ram_needed']:,} of {f['ram_available']:,} B (estimates before building)")
+    if a.tflm_fit:
+        f = a.tflm_fit
+        log(f"TFLM on {f['board']}: flash {f['flash_needed']:,} of {f['flash_available']:,} B, RAM "
+            f"{f['ram_needed']:,} of {f['ram_available']:,} B, arena {a.tflm_arena_planned:,} B (estimates)")
+    if a.tflm_refusal:
+        log(f"TFLM: {a.tflm_refusal}")
+    if a.default_runtime:
+        log(f"Default runtime on {board}: {a.default_runtime}")
     _write_json(json_path, a.to_json())
 
 
@@ -193,19 +211,22 @@ def analyze(model: str, board: str | None, no_arena: bool, json_path: str | None
 @click.argument("model", type=click.Path())
 @board_option
 @click.option("--out", "out_dir", default="project", show_default=True, type=click.Path(file_okay=False))
-@click.option("--runtime", default="aot", show_default=True, envvar=config.ENV["runtime"],
-              type=click.Choice(["aot", "tflm"]))
+@click.option("--runtime", default=None, envvar=config.ENV["runtime"], type=click.Choice(["aot", "tflm"]),
+              help="Default: tflm on a real board whose TFLM library is verified, aot otherwise.")
+@click.option("--tflm-tree", type=click.Path(file_okay=False),
+              help="A TFLM tree made by create_tflm_tree.py: TFLM on the emulated board (docs/tflm.md).")
 @click.option("--name", help="C name of the model (default: from the file name).")
 @click.option("--force", is_flag=True, help="Overwrite files edited since they were generated.")
 @data_option
 @random_option
 @scheme_option
-def generate(model: str, board: str, out_dir: str, runtime: str, name: str | None, force: bool, data: str | None,
-             random: int | None, scheme: str) -> None:
+def generate(model: str, board: str, out_dir: str, runtime: str | None, tflm_tree: str | None, name: str | None,
+             force: bool, data: str | None, random: int | None, scheme: str) -> None:
     """Render a PlatformIO project for a model and a board (quantizing it first when given data)."""
     from tinyml_fw.generate import generate as run
 
-    project = run(model, board, out_dir, runtime=runtime, name=name, force=force, data=data, random=random,
+    project = run(model, board, out_dir, runtime=runtime, tflm_tree=tflm_tree, name=name, force=force, data=data,
+                  random=random,
                   scheme=scheme, log=log)
     log(f"Build it with `tinyml-fw build {project.path}`")
 
@@ -222,11 +243,22 @@ def build(project: str, verbose: bool) -> None:
 
 @cli.command()
 @click.argument("project", type=click.Path(), default="project")
-def flash(project: str) -> None:
+@port_option
+def flash(project: str, port: str | None) -> None:
     """Put the firmware on its board; an emulated board runs in the foreground until Ctrl-C."""
     from tinyml_fw.flash import flash as run
 
-    run(project, log=log)
+    run(project, log=log, port=port)
+
+
+@cli.command()
+@click.option("--port", envvar=config.ENV["port"], required=True, help="Serial port or URL of the device.")
+@click.option("--board", envvar=config.ENV["board"], help="Board id: its serial speed and DTR/RTS settings.")
+def monitor(port: str, board: str | None) -> None:
+    """Show a device's INFO and its LOG and ERROR frames until Ctrl-C."""
+    from tinyml_fw.monitor import monitor as run
+
+    run(port, board, log=log)
 
 
 @cli.command()

@@ -13,6 +13,11 @@ port listens (without connecting to it).  With ``-icount shift=N`` every guest
 instruction takes 2^N ns of virtual time and SysTick runs from the virtual
 clock, so tick counts are repeatable run to run (see :func:`ticks_to_instructions`).
 
+With ``qmp=True`` QEMU also serves its QMP monitor on a unix socket in a private
+temporary folder, and :meth:`Qemu.reset` resets the guest through it
+(``system_reset``, as the board's reset button would): the serial connection
+stays up and the firmware boots again.
+
 The QEMU process is stopped on every way out: ``stop()``, leaving the ``with``
 block (also through an exception or KeyboardInterrupt), and at interpreter exit
 for any instance left running.
@@ -23,6 +28,7 @@ Standard library only (the caller uses pyserial to talk to ``url``).
 from __future__ import annotations
 
 import atexit
+import json
 import os
 import shutil
 import socket
@@ -132,6 +138,7 @@ class Qemu:
         extra_args: Sequence[str] = (),
         start_timeout: float = 10.0,
         stop_timeout: float = 5.0,
+        qmp: bool = False,
     ) -> None:
         self.elf_path = Path(elf_path)
         self.machine = str(machine)
@@ -146,6 +153,8 @@ class Qemu:
         self._stderr_text = ""
         self._returncode: Optional[int] = None
         self.argv: list[str] = []
+        self.qmp = bool(qmp)
+        self._qmp_dir: Optional[str] = None
 
     @classmethod
     def for_board(cls, elf_path: Union[str, os.PathLike], board: Mapping[str, Any], **kwargs: Any) -> "Qemu":
@@ -215,6 +224,10 @@ class Qemu:
             "-monitor",
             "none",
             "-nodefaults",
+        ]
+        if self._qmp_dir is not None:
+            argv += ["-qmp", "unix:%s,server=on,wait=off" % self._qmp_path]
+        argv += [
             "-serial",
             "tcp:127.0.0.1:%d,server=on,wait=on,nodelay=on" % port,
         ]
@@ -244,8 +257,14 @@ class Qemu:
             self.stop()
             raise
 
+    @property
+    def _qmp_path(self) -> str:
+        return os.path.join(self._qmp_dir or "", "qmp.sock")
+
     def _launch(self, exe: str) -> bool:
         port = _free_loopback_port()
+        if self.qmp:
+            self._qmp_dir = tempfile.mkdtemp(prefix="tinyml-fw-qmp-")
         fd, self._log_path = tempfile.mkstemp(prefix="tinyml-fw-qemu-", suffix=".log")
         os.close(fd)
         self.argv = self._command(port)
@@ -296,6 +315,9 @@ class Qemu:
             except OSError:
                 pass
             self._log_path = None
+        if self._qmp_dir is not None:
+            shutil.rmtree(self._qmp_dir, ignore_errors=True)
+            self._qmp_dir = None
 
     def stop(self, timeout: Optional[float] = None) -> Optional[int]:
         """Terminate QEMU (SIGTERM, then SIGKILL after ``timeout`` s); idempotent.
@@ -323,6 +345,58 @@ class Qemu:
                     pass
             self._cleanup_after_exit()
         return self._returncode
+
+    def reset(self, timeout: float = 5.0) -> None:
+        """Resets the guest (QMP ``system_reset``); needs ``qmp=True``. The serial port stays connected."""
+        if not self.qmp:
+            raise EmulatorError("QEMU was started without qmp=True: it cannot be reset")
+        if not self.running:
+            raise EmulatorError("QEMU is not running")
+        self.qmp_command("system_reset", timeout=timeout)
+
+    def qmp_command(self, command: str, timeout: float = 5.0, **arguments: Any) -> Any:
+        """Runs one QMP command (after ``qmp_capabilities``) and returns its ``return`` value."""
+        if self._qmp_dir is None:
+            raise EmulatorError("QEMU has no QMP monitor (start it with qmp=True)")
+        try:
+            return self._qmp(command, timeout, arguments)
+        except (OSError, ValueError) as exc:  # socket errors and timeouts, a garbled answer
+            raise EmulatorError("QMP %s failed: %s" % (command, exc)) from None
+
+    def _qmp(self, command: str, timeout: float, arguments: Mapping[str, Any]) -> Any:
+        deadline = time.monotonic() + timeout
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            while True:
+                try:
+                    sock.settimeout(max(0.01, deadline - time.monotonic()))
+                    sock.connect(self._qmp_path)
+                    break
+                except (FileNotFoundError, ConnectionRefusedError):
+                    if time.monotonic() > deadline or not self.running:
+                        raise EmulatorError("QEMU's QMP monitor did not answer at %s" % self._qmp_path)
+                    time.sleep(0.02)
+            stream = sock.makefile("rwb")
+
+            def receive() -> dict:
+                while True:
+                    line = stream.readline()
+                    if not line:
+                        raise EmulatorError("QEMU closed its QMP monitor")
+                    message = json.loads(line)
+                    if "event" not in message:  # events (RESET, ...) are not answers
+                        return message
+
+            receive()  # the greeting
+            result: Any = None
+            for name, args in (("qmp_capabilities", {}), (command, arguments)):
+                request = {"execute": name, **({"arguments": args} if args else {})}
+                stream.write(json.dumps(request).encode() + b"\n")
+                stream.flush()
+                answer = receive()
+                if "error" in answer:
+                    raise EmulatorError("QMP %s failed: %s" % (name, answer["error"].get("desc", answer)))
+                result = answer.get("return")
+            return result
 
     def wait(self, timeout: Optional[float] = None) -> int:
         """Wait for QEMU to exit by itself (e.g. the guest powered off)."""

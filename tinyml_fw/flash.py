@@ -14,13 +14,14 @@ from tinyml_fw.errors import BadInput, DeviceError, MissingTool
 from tinyml_fw.generate import Project
 
 
-def start_emulator(project: Project) -> Qemu:
-    """Starts the project's firmware on its emulated board; the caller stops it (a `with` block)."""
+def start_emulator(project: Project, qmp: bool = False) -> Qemu:
+    """Starts the project's firmware on its emulated board; the caller stops it (a `with` block).
+    With `qmp`, the emulator can be reset (`Qemu.reset`)."""
     board = boards.get(project.board)
     if board.emulator is None:
         raise BadInput(f"Board {board.id} is real hardware: flash it and give its serial port with --port.")
     firmware = firmware_of(project)
-    emulator = Qemu(firmware.elf, board.emulator.machine, board.emulator.icount_shift)
+    emulator = Qemu(firmware.elf, board.emulator.machine, board.emulator.icount_shift, qmp=qmp)
     try:
         return emulator.start()
     except EmulatorError as exc:
@@ -37,13 +38,25 @@ def device(project: Project, port: str | None = None) -> Iterator[str]:
     if port:
         yield port
         return
+    board = boards.get(project.board)
+    if board.emulator is None:  # a real board: its port, found by the catalog's USB ids
+        from tinyml_fw.ports import find_port
+
+        yield find_port(board)
+        return
     with start_emulator(project) as emulator:
         yield emulator.url
 
 
-def flash(project_dir: str | Path, log=print) -> None:
-    """Runs an emulated board in the foreground, printing its serial URL, until Ctrl-C."""
+def flash(project_dir: str | Path, log=print, port: str | None = None) -> None:
+    """Runs an emulated board in the foreground, printing its serial URL, until Ctrl-C. A real board: uploads
+    and waits for the firmware's INFO (upload.py)."""
     project = Project.load(project_dir)
+    if boards.get(project.board).emulator is None:
+        from tinyml_fw.upload import upload
+
+        upload(project.path, port=port, log=log)
+        return
     with start_emulator(project) as emulator:
         log(f"{project.board} is running {project.name}; its serial port is {emulator.url}")
         log("Connect with `tinyml-fw validate --port URL` or any serial terminal; Ctrl-C stops the board.")

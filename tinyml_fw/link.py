@@ -1,32 +1,129 @@
-"""The serial link to a device: open a port or URL, shake hands, run inferences (docs/protocol.md)."""
+"""The serial link to a device: open a port or URL, shake hands, run inferences (docs/protocol.md).
+
+The link loses nothing: a request is retransmitted (unchanged) on timeout or after the device reports a
+dropped frame, within a budget; a board reset is detected (boot INFO, or a reply of another session), the
+board is checked again and the vector in flight is sent again from its start. A vector either returns its
+Result or raises VectorFailed with the reason; a link on which nothing valid arrives for `timeout` seconds
+raises DeviceError. `stats` counts what it took.
+"""
 
 from __future__ import annotations
 
+import math
+import random
+import struct
 import time
 from collections.abc import Callable
+from dataclasses import asdict, dataclass
 
 import serial
 
 from tinyml_fw import protocol
 from tinyml_fw.errors import DeviceError
-from tinyml_fw.protocol import Frame, Info, Msg, Result
+from tinyml_fw.protocol import Ack, ErrorCode, Frame, Info, Msg, Result
+
+RETRIES = 20  # retransmissions of one request
+MAX_RESTARTS = 4  # times one vector is sent again from offset 0 (resets, lost input)
+INITIAL_RTO = 0.5  # retransmission timeout before any round trip was measured
+MIN_RTO = 0.03
+MAX_BACKOFF = 4  # the timeout doubles per timeout of the same request, up to this factor
+MIN_CHUNK = 16  # INFER data bytes: the chunk shrinks on a lossy link, never below this
+ADAPT_EVERY = 8  # INFER requests between two choices of the chunk
+FRAME_OVERHEAD = 32  # bytes an INFER round trip carries besides its chunk (both frames' headers, offset, ACK)
+ROUND_TRIP_COST = 0.2  # a round trip that passes, in units of the time a lost one costs (its timeout)
+
+
+class VectorFailed(DeviceError):
+    """One vector could not be completed within the link's budgets; the link itself still works."""
+
+
+class _Reset(Exception):
+    """The board reset since the handshake: handshake again, then send the vector again."""
+
+
+class _Restart(Exception):
+    """The device lost the input of the vector in flight: send it again from offset 0."""
+
+
+class _Unanswered(Exception):
+    """A request stayed unanswered after all its retransmissions."""
+
+
+@dataclass
+class LinkStats:
+    requests: int = 0  # distinct requests sent
+    retries: int = 0  # retransmissions
+    timeouts: int = 0  # retransmissions caused by a timeout (the others followed an ERROR(FRAME))
+    frame_errors: int = 0  # ERROR(FRAME) frames received
+    resets: int = 0  # board resets detected
+    restarts: int = 0  # vectors sent again from offset 0
+    frames_dropped: int = 0  # corrupt frames the host discarded
+    bytes_out: int = 0
+    bytes_in: int = 0
+
+    def to_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+class _Rtt:
+    """Round-trip estimate of one kind of reply beyond the frames' time on the wire (mean + 4 × deviation),
+    from replies that surely answered the first transmission."""
+
+    def __init__(self) -> None:
+        self.mean: float | None = None
+        self.dev = 0.0
+        self.rto = INITIAL_RTO
+
+    def sample(self, rtt: float) -> None:
+        if self.mean is None:
+            self.mean, self.dev = rtt, rtt / 2
+        else:
+            self.dev = 0.75 * self.dev + 0.25 * abs(self.mean - rtt)
+            self.mean = 0.875 * self.mean + 0.125 * rtt
+        self.rto = max(MIN_RTO, self.mean + 4 * self.dev)
+
+
+REPLY_BYTES = {"info": 128, "ack": 17}  # a RESULT: 21 + output bytes
 
 
 class DeviceLink:
-    """One connected device. Works with any pyserial URL: a port, socket://, rfc2217://, loop://."""
+    """One connected device. Works with any pyserial URL: a port, socket://, rfc2217://, loop://.
+
+    `timeout`: the longest the link may stay without a valid frame while waiting for a reply (eight
+    attempts at least fit in it). `retries`: retransmissions per request. `integrity=False` accepts RESULT
+    frames whose CRC is wrong, only to show what the CRC protects against (the rest of the link stays
+    checked, so that it keeps working).
+    """
 
     def __init__(self, url: str, baud: int = 115200, timeout: float = 10.0,
-                 on_log: Callable[[str], None] | None = None) -> None:
+                 on_log: Callable[[str], None] | None = None, retries: int = RETRIES,
+                 integrity: bool = True) -> None:
         try:
-            self._port = serial.serial_for_url(url, baudrate=baud, timeout=0.05)
+            self._port = serial.serial_for_url(url, baudrate=baud, timeout=0.01)
         except (serial.SerialException, ValueError, OSError) as exc:
             raise DeviceError(f"Cannot open serial port {url}: {exc}") from None
         self.url = url
+        self.baud = baud
         self.timeout = timeout
-        self._parser = protocol.FrameParser()
+        self.retries = retries
+        self._parser = protocol.FrameParser(unchecked=() if integrity else (Msg.RESULT,))
         self._pending: list[Frame] = []
         self._seq = 0
         self._on_log = on_log
+        self._session: int | None = None  # None while no handshake has completed
+        self._expected_sha: str | None = None
+        self._rtt = {"info": _Rtt(), "ack": _Rtt(), "result": _Rtt()}
+        self._chunk: int | None = None
+        # Attempts, answered attempts and bytes on the wire of recent INFER requests (older ones fade).
+        self._tries, self._answered, self._exposed = 0.0, 0.0, 0.0
+        self._since_adapt = 0
+        self._last_rx = time.monotonic()
+        self._rng = random.Random()
+        # The last request answered after retransmissions: (seq, rtt, replies still owed, first reply's RTT).
+        # If every transmission gets its reply, none was lost: the timeouts were too short, and the first
+        # reply answered the first transmission, which makes its round trip a valid sample.
+        self._owed: tuple[int, _Rtt, int, float] | None = None
+        self.stats = LinkStats()
         self.info: Info | None = None
 
     def close(self) -> None:
@@ -38,84 +135,262 @@ class DeviceLink:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    # ------------------------------------------------------------------------------------------ frames
+
     def _next_seq(self) -> int:
         self._seq = self._seq % 255 + 1
         return self._seq
 
-    def _read_frame(self, deadline: float) -> Frame | None:
+    def _write(self, data: bytes) -> None:
+        try:
+            self._port.write(data)
+        except (serial.SerialException, OSError) as exc:
+            raise DeviceError(f"Serial link {self.url} failed: {exc}") from None
+        self.stats.bytes_out += len(data)
+
+    def _read_frame(self, deadline: float, quiet_since: float, waiting_for: str) -> Frame | None:
+        """The next valid frame, or None at `deadline`; DeviceError after `timeout` s without one."""
         while not self._pending:
-            if time.monotonic() > deadline:
+            now = time.monotonic()
+            if now - max(quiet_since, self._last_rx) > self.timeout:
+                raise DeviceError(
+                    f"No valid frame from the device on {self.url} for {self.timeout:g} s while waiting "
+                    f"for {waiting_for} ({self.stats.retries} retransmissions, "
+                    f"{self._parser.dropped} corrupt frames dropped so far): the link is too noisy or "
+                    "the firmware is not running. Is the port right?")
+            if now >= deadline:
                 return None
             try:
                 data = self._port.read(max(1, self._port.in_waiting))
             except (serial.SerialException, OSError) as exc:
                 raise DeviceError(f"Serial link {self.url} failed: {exc}") from None
-            self._pending.extend(self._parser.feed(data))
+            if data:
+                self.stats.bytes_in += len(data)
+                frames = self._parser.feed(data)
+                self.stats.frames_dropped = self._parser.dropped
+                if frames:
+                    self._last_rx = time.monotonic()
+                    self._pending.extend(frames)
         return self._pending.pop(0)
 
-    def _request(self, type_: int, payload: bytes, expect: set[int]) -> Frame:
-        """Sends one request and returns the reply carrying its seq; LOG frames go to on_log."""
+    def _request(self, type_: int, payload: bytes, kind: str) -> tuple[Frame, int]:
+        """Sends one request until the reply carrying its seq arrives; returns it and the retransmissions
+        it took. LOG frames go to on_log; a boot INFO after the handshake raises _Reset."""
         seq = self._next_seq()
-        try:
-            self._port.write(protocol.encode(type_, seq, payload))
-        except (serial.SerialException, OSError) as exc:
-            raise DeviceError(f"Serial link {self.url} failed: {exc}") from None
-        deadline = time.monotonic() + self.timeout
+        data = protocol.encode(type_, seq, payload)
+        rtt = self._rtt[kind]
+        name = Msg(type_).name
+        reply = REPLY_BYTES.get(kind) or 21 + (self.info.output_bytes if self.info else 0)
+        wire = (len(data) + reply) * 10 / self.baud  # both frames at the board's baud rate (start + stop bits)
+        started = time.monotonic()
+        self.stats.requests += 1
+        attempt, backoff, last = 0, 1, "timeout"
         while True:
-            frame = self._read_frame(deadline)
-            if frame is None:
-                raise DeviceError(
-                    f"The device on {self.url} did not answer {Msg(type_).name} within "
-                    f"{self.timeout:g} s. Is the firmware running and the port right?")
-            if frame.type == Msg.LOG:
-                if self._on_log:
-                    self._on_log(frame.payload.decode("utf-8", "replace"))
-                continue
-            if frame.seq != seq:
-                continue  # a boot INFO or a stale reply: not the answer to this request
-            if frame.type == Msg.ERROR:
-                raise DeviceError(f"The device refused {Msg(type_).name}: "
-                                  f"{protocol.DeviceErrorMsg.parse(frame.payload)}")
-            if frame.type not in expect:
-                raise DeviceError(f"The device answered {Msg(type_).name} with "
-                                  f"unexpected message type 0x{frame.type:02x}")
-            return frame
+            # A retransmission comes after 0-15 zero bytes, a random number each time: the device's SOF hunt
+            # skips them, and they keep a parser caught in a mangled frame (one whose resync lands on a 0xA5
+            # inside our payload) from meeting every copy of the request at the same point, forever.
+            self._write(bytes(self._rng.randrange(16)) + data if attempt else data)
+            sent = time.monotonic()
+            # At least 8 attempts fit in the time the link may stay silent.
+            deadline = sent + min(self.timeout / 8, wire + self._rto(rtt) * backoff)
+            while True:
+                frame = self._read_frame(deadline, started, f"the answer to {name}")
+                if frame is None:
+                    break
+                if frame.type == Msg.LOG:
+                    if self._on_log:
+                        self._on_log(frame.payload.decode("utf-8", "replace"))
+                    continue
+                if frame.seq == 0:
+                    if frame.type == Msg.INFO and self._session is not None:
+                        raise _Reset("the board sent its boot INFO")
+                    if frame.type == Msg.ERROR and _error_code(frame) == ErrorCode.FRAME:
+                        # Most likely our request was the frame dropped: retransmit soon, not at once, so
+                        # that a reply already on its way still arrives.
+                        self.stats.frame_errors += 1
+                        soon = min(self._rto(rtt), max(MIN_RTO / 3, 2 * (rtt.mean or MIN_RTO)))
+                        deadline = min(deadline, time.monotonic() + soon)
+                        last = "frame dropped by the device"
+                    continue  # boot messages before the handshake, or noise
+                if frame.seq != seq:
+                    self._count_replay(frame.seq)
+                    continue  # a stale or replayed reply
+                now = time.monotonic()
+                if attempt == 0:
+                    rtt.sample(max(0.0, now - sent - wire))
+                    self._owed = None
+                else:
+                    self._owed = (seq, rtt, attempt, max(0.0, now - started - wire))
+                return frame, attempt
+            if attempt >= self.retries:
+                raise _Unanswered(f"no answer to {name} after {attempt + 1} attempts (last: {last})")
+            attempt += 1
+            self.stats.retries += 1
+            if last == "timeout":
+                self.stats.timeouts += 1
+                backoff = min(backoff * 2, MAX_BACKOFF)
+            last = "timeout"
 
-    def hello(self) -> Info:
-        frame = self._request(Msg.HELLO, b"", {Msg.INFO})
+    def _rto(self, rtt: _Rtt) -> float:
+        """A kind of reply not measured yet borrows the handshake's estimate (a RESULT longer than that
+        shows as spurious retransmissions, and is then measured)."""
+        if rtt.mean is None and self._rtt["info"].mean is not None:
+            return self._rtt["info"].rto
+        return rtt.rto
+
+    def _count_replay(self, seq: int) -> None:
+        if self._owed is None or self._owed[0] != seq:
+            return
+        seq, rtt, owed, first = self._owed
+        self._owed = (seq, rtt, owed - 1, first) if owed > 1 else None
+        if owed == 1:  # every transmission was answered: the device is slower than the timeout
+            rtt.sample(first)
+
+    # --------------------------------------------------------------------------------------- handshake
+
+    def _handshake(self) -> Info:
+        """HELLO with a new session; checks the protocol version, the session and the model again."""
+        self._session = None
+        session = random.SystemRandom().randrange(1, 2**32)
         try:
-            self.info = Info.parse(frame.payload)
-        except (ValueError, IndexError, Exception) as exc:  # struct.error is an Exception
+            frame, _ = self._request(Msg.HELLO, protocol.hello(session), "info")
+        except _Unanswered as exc:
+            raise DeviceError(f"The device on {self.url} did not answer HELLO ({exc}). Is the firmware "
+                              "running and the port right?") from None
+        if frame.type == Msg.ERROR:
+            raise DeviceError(f"The device refused HELLO: {protocol.DeviceErrorMsg.parse(frame.payload)}"
+                              " (it may speak another protocol version)")
+        if frame.type != Msg.INFO:
+            raise DeviceError(f"The device answered HELLO with unexpected message type 0x{frame.type:02x}")
+        try:
+            info = Info.parse(frame.payload)
+        except (ValueError, IndexError, struct.error) as exc:
             raise DeviceError(f"The device sent a malformed INFO: {exc}") from None
-        return self.info
-
-    def check(self, model_sha256: str) -> Info:
-        """Handshake, refusing a device of another protocol version or another model."""
-        info = self.info or self.hello()
         if info.protocol != protocol.PROTOCOL_VERSION:
             raise DeviceError(
                 f"The device speaks protocol {info.protocol}, this host {protocol.PROTOCOL_VERSION}: "
                 "regenerate and rebuild the firmware with this tinyml-fw.")
-        if info.model_sha256 != model_sha256:
+        if info.session != session:
+            raise DeviceError(f"The device did not take the session of HELLO ({info.session:#x}, not "
+                              f"{session:#x}).")
+        expected = self._expected_sha or (self.info.model_sha256 if self.info else None)
+        if expected is not None and info.model_sha256 != expected:
             raise DeviceError(
-                f"The device runs model {info.model_sha256[:12]}…, not {model_sha256[:12]}…: "
+                f"The device runs model {info.model_sha256[:12]}…, not {expected[:12]}…: "
                 "flash the firmware generated from this model.")
+        self._session = session
+        self.info = info
+        max_chunk = max(1, min(info.rx_max, protocol.MAX_PAYLOAD) - 4)
+        self._chunk = max_chunk if self._chunk is None else min(self._chunk, max_chunk)
         return info
 
+    def hello(self) -> Info:
+        return self._handshake()
+
+    def check(self, model_sha256: str) -> Info:
+        """Handshake, refusing a device of another protocol version or another model."""
+        self._expected_sha = model_sha256
+        if self.info is None:
+            return self._handshake()
+        if self.info.model_sha256 != model_sha256:
+            raise DeviceError(
+                f"The device runs model {self.info.model_sha256[:12]}…, not {model_sha256[:12]}…: "
+                "flash the firmware generated from this model.")
+        return self.info
+
+    # --------------------------------------------------------------------------------------- inference
+
     def infer(self, data: bytes) -> Result:
-        info = self.info or self.hello()
+        """Runs one input; VectorFailed when it cannot be completed within the budgets."""
+        info = self.info or self._handshake()
         if len(data) != info.input_bytes:
             raise DeviceError(f"Input has {len(data)} bytes; the device's model takes {info.input_bytes}.")
-        chunk = max(1, min(info.rx_max, protocol.MAX_PAYLOAD) - 4)
-        for offset in range(0, len(data), chunk):
-            part = data[offset : offset + chunk]
-            last = offset + len(part) == len(data)
-            frame = self._request(Msg.INFER, protocol.infer_chunk(offset, part),
-                                  {Msg.RESULT} if last else {Msg.ACK})
+        if not data:
+            raise DeviceError("The device reports a model with an empty input tensor.")
+        restarts = 0
+        while True:
+            try:
+                return self._send_vector(data)
+            except _Reset as why:
+                self.stats.resets += 1
+                reason = f"board reset ({why})"
+                self._handshake()
+            except _Restart as why:
+                reason = str(why)
+            except _Unanswered as why:
+                if self._chunk <= MIN_CHUNK:
+                    raise VectorFailed(str(why)) from None
+                # Frames this long rarely pass: start again with shorter ones (a new request; any input the
+                # device holds is replaced from offset 0).
+                self._chunk = max(MIN_CHUNK, self._chunk // 2)
+                reason = f"{why}; chunks shortened to {self._chunk} bytes"
+            restarts += 1
+            self.stats.restarts += 1
+            if restarts > MAX_RESTARTS:
+                raise VectorFailed(f"sent from the start {restarts} times; last because: {reason}")
+
+    def _send_vector(self, data: bytes) -> Result:
+        info = self.info
+        offset = 0
+        while True:
+            chunk = min(self._chunk, len(data) - offset)
+            last = offset + chunk == len(data)
+            frame, retransmissions = self._request(
+                Msg.INFER, protocol.infer_chunk(offset, data[offset : offset + chunk]),
+                "result" if last else "ack")
+            self._adapt_chunk(retransmissions, chunk)
+            if frame.type == Msg.ERROR:
+                error = protocol.DeviceErrorMsg.parse(frame.payload)
+                if error.code == ErrorCode.SEQUENCE:
+                    raise _Restart(f"the device lost the input at offset {offset} ({error})")
+                if error.code == ErrorCode.MODEL:
+                    raise VectorFailed(f"the model failed on the device ({error})")
+                raise DeviceError(f"The device refused INFER: {error}")
+            expected = Msg.RESULT if last else Msg.ACK
+            if frame.type != expected:
+                raise VectorFailed(f"the device answered INFER at offset {offset} with message type "
+                                   f"0x{frame.type:02x}, not {expected.name}")
+            try:
+                reply = Result.parse(frame.payload) if last else Ack.parse(frame.payload)
+            except (ValueError, struct.error) as exc:
+                raise VectorFailed(f"malformed {expected.name}: {exc}") from None
+            if reply.session != self._session:
+                raise _Reset(f"a reply of session {reply.session:#x}")
             if last:
-                result = Result.parse(frame.payload)
-                if len(result.output) != info.output_bytes:
-                    raise DeviceError(f"RESULT carries {len(result.output)} bytes, "
-                                      f"expected {info.output_bytes}.")
-                return result
-        raise DeviceError("The device reports a model with an empty input tensor.")
+                if len(reply.output) != info.output_bytes:
+                    raise VectorFailed(f"RESULT carries {len(reply.output)} bytes, expected {info.output_bytes}")
+                return reply
+            if reply.received != offset + chunk:
+                raise _Restart(f"the device holds {reply.received} input bytes, the host sent {offset + chunk}")
+            offset += chunk
+
+    def _adapt_chunk(self, retransmissions: int, chunk: int) -> None:
+        """Picks the chunk that costs least per vector on this link. A short frame passes more often, but
+        each one costs a round trip: with a loss rate of λ per byte, a chunk of L bytes takes
+        ceil(input / L) requests of exp(λ (L + overhead)) attempts each. λ is estimated from the recent
+        requests (attempts, answers, bytes)."""
+        self._tries = 0.95 * self._tries + 1 + retransmissions
+        self._answered = 0.95 * self._answered + 1
+        self._exposed = 0.95 * self._exposed + (1 + retransmissions) * (chunk + FRAME_OVERHEAD)
+        self._since_adapt += 1
+        if self._since_adapt < ADAPT_EVERY:
+            return
+        self._since_adapt = 0
+        loss = -math.log(self._answered / self._tries) / (self._exposed / self._tries)  # per byte
+        size = self.info.input_bytes
+        full = max(1, min(self.info.rx_max, protocol.MAX_PAYLOAD) - 4)
+        candidates, c = [full], full
+        while c > MIN_CHUNK:
+            c = max(MIN_CHUNK, c // 2)
+            candidates.append(c)
+
+        def cost(c: int) -> float:
+            requests = -(-size // c)
+            attempts = math.exp(min(50.0, loss * (min(c, size) + FRAME_OVERHEAD)))
+            return requests * (attempts - 1 + ROUND_TRIP_COST)
+
+        self._chunk = min(candidates, key=cost)
+
+
+def _error_code(frame: Frame) -> int | None:
+    return struct.unpack_from("<H", frame.payload)[0] if len(frame.payload) >= 2 else None

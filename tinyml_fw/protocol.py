@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import struct
 import zlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import IntEnum
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
 SOF = 0xA5
 MAX_PAYLOAD = 1024
-_HEADER = struct.Struct("<BBH")  # type, seq, len
+_HEADER = struct.Struct("<BBH")  # type, seq, len; then the header check, a CRC-8 of these four bytes
+_HEAD = 1 + _HEADER.size + 1  # SOF, header, header check
 
 
 class Msg(IntEnum):
@@ -40,19 +42,35 @@ class Frame:
     payload: bytes
 
 
+def crc8(data: bytes) -> int:
+    """CRC-8, polynomial 0x07, initial value 0 (CRC-8/SMBUS): the frame header's check."""
+    crc = 0
+    for byte in data:
+        crc ^= byte
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x07) & 0xFF if crc & 0x80 else (crc << 1) & 0xFF
+    return crc
+
+
 def encode(type_: int, seq: int, payload: bytes = b"") -> bytes:
     if len(payload) > MAX_PAYLOAD:
         raise ValueError(f"payload of {len(payload)} bytes exceeds {MAX_PAYLOAD}")
-    body = _HEADER.pack(type_, seq, len(payload)) + payload
-    return bytes([SOF]) + body + struct.pack("<I", zlib.crc32(body))
+    header = _HEADER.pack(type_, seq, len(payload))
+    return bytes([SOF]) + header + bytes([crc8(header)]) + payload + struct.pack("<I", zlib.crc32(header + payload))
 
 
 class FrameParser:
-    """Turns a byte stream into frames; noise, over-long and corrupt frames are counted and skipped."""
+    """Turns a byte stream into frames; noise, bad headers, over-long and corrupt frames are counted and
+    skipped, and the hunt for the next frame starts at the byte after the dropped frame's SOF.
 
-    def __init__(self) -> None:
+    Frames of the types in `unchecked` are taken even when their CRC is wrong: only to show what the CRC
+    protects against.
+    """
+
+    def __init__(self, unchecked: Iterable[int] = ()) -> None:
         self._buf = bytearray()
         self.dropped = 0
+        self.unchecked = frozenset(unchecked)
 
     def feed(self, data: bytes) -> list[Frame]:
         self._buf += data
@@ -63,25 +81,48 @@ class FrameParser:
                 self._buf.clear()
                 return frames
             del self._buf[:start]
-            if len(self._buf) < 1 + _HEADER.size:
+            if len(self._buf) < _HEAD:
                 return frames
-            type_, seq, length = _HEADER.unpack_from(self._buf, 1)
-            if length > MAX_PAYLOAD:
+            status, end = self._frame_at(0)
+            if status == "incomplete":
+                # If a later SOF starts a complete, valid frame, this one cannot be (a mangled length, or
+                # one of the rare false headers that pass the check): drop it now rather than wait.
+                later = self._valid_frame_after(1)
+                if later is None:
+                    return frames
                 self.dropped += 1
-                del self._buf[:1]
+                del self._buf[:later]
                 continue
-            end = 1 + _HEADER.size + length + 4
-            if len(self._buf) < end:
-                return frames
-            body = bytes(self._buf[1 : end - 4])
-            (crc,) = struct.unpack_from("<I", self._buf, end - 4)
-            if zlib.crc32(body) != crc:
-                # Resync from the next byte: the SOF may have been noise inside other data.
+            if status == "bad":
                 self.dropped += 1
-                del self._buf[:1]
+                del self._buf[:1]  # the SOF may have been noise inside other data: hunt from the next byte
                 continue
-            frames.append(Frame(type_, seq, body[_HEADER.size :]))
+            type_, seq, _ = _HEADER.unpack_from(self._buf, 1)
+            frames.append(Frame(type_, seq, bytes(self._buf[_HEAD : end - 4])))
             del self._buf[:end]
+
+    def _frame_at(self, pos: int) -> tuple[str, int]:
+        """("ok" | "bad" | "incomplete", end) for the frame whose SOF is at `pos` (its header is there)."""
+        buf = self._buf
+        header = bytes(buf[pos + 1 : pos + 1 + _HEADER.size])
+        type_, _, length = _HEADER.unpack(header)
+        if buf[pos + 1 + _HEADER.size] != crc8(header) or length > MAX_PAYLOAD:
+            return "bad", pos + _HEAD
+        end = pos + _HEAD + length + 4
+        if len(buf) < end:
+            return "incomplete", end
+        (crc,) = struct.unpack_from("<I", buf, end - 4)
+        good = type_ in self.unchecked or zlib.crc32(header + buf[pos + _HEAD : end - 4]) == crc
+        return ("ok" if good else "bad"), end
+
+    def _valid_frame_after(self, start: int) -> int | None:
+        """Where the first complete, valid frame at or after `start` begins, if any."""
+        pos = self._buf.find(SOF, start)
+        while pos >= 0:
+            if len(self._buf) - pos >= _HEAD and self._frame_at(pos)[0] == "ok":
+                return pos
+            pos = self._buf.find(SOF, pos + 1)
+        return None
 
 
 def _string(buf: bytes, pos: int) -> tuple[str, int]:
@@ -100,16 +141,24 @@ class Info:
     ram_bytes: int
     arena_bytes: int
     tick_hz: int
+    session: int  # 0 after boot; protocol 1 has no session
     board: str
     runtime: str
     toolkit: str
 
-    _FIXED = struct.Struct("<HH32s6I")
+    _FIXED = struct.Struct("<HH32s7I")
+    _FIXED_V1 = struct.Struct("<HH32s6I")  # read only far enough to name the device's version
 
     @classmethod
     def parse(cls, payload: bytes) -> Info:
-        proto, rx_max, sha, *sizes = cls._FIXED.unpack_from(payload)
-        pos = cls._FIXED.size
+        (proto,) = struct.unpack_from("<H", payload)
+        if proto < 2:
+            proto, rx_max, sha, *sizes = cls._FIXED_V1.unpack_from(payload)
+            sizes.append(0)
+            pos = cls._FIXED_V1.size
+        else:
+            proto, rx_max, sha, *sizes = cls._FIXED.unpack_from(payload)
+            pos = cls._FIXED.size
         board, pos = _string(payload, pos)
         runtime, pos = _string(payload, pos)
         toolkit, pos = _string(payload, pos)
@@ -117,14 +166,29 @@ class Info:
 
 
 @dataclass(frozen=True)
+class Ack:
+    session: int
+    received: int
+
+    @classmethod
+    def parse(cls, payload: bytes) -> Ack:
+        if len(payload) != 8:
+            raise ValueError(f"ACK of {len(payload)} bytes, expected 8")
+        return cls(*struct.unpack("<II", payload))
+
+
+@dataclass(frozen=True)
 class Result:
     ticks: int
     output: bytes
+    session: int = 0
 
     @classmethod
     def parse(cls, payload: bytes) -> Result:
-        (ticks,) = struct.unpack_from("<Q", payload)
-        return cls(ticks, payload[8:])
+        if len(payload) < 12:
+            raise ValueError(f"RESULT of {len(payload)} bytes, expected at least 12")
+        session, ticks = struct.unpack_from("<IQ", payload)
+        return cls(ticks, payload[12:], session)
 
 
 @dataclass(frozen=True)
@@ -147,3 +211,7 @@ class DeviceErrorMsg:
 
 def infer_chunk(offset: int, data: bytes) -> bytes:
     return struct.pack("<I", offset) + data
+
+
+def hello(session: int) -> bytes:
+    return struct.pack("<I", session)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 
 import jinja2
 
@@ -24,7 +25,7 @@ def environment() -> jinja2.Environment:
         loader=jinja2.FileSystemLoader(str(TEMPLATES)), undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True, autoescape=False)
     env.filters.update(cname=c_identifier, cstr=c_string, ccomment=c_comment, hex_rows=_hex_rows,
-                       int_rows=_int_rows)
+                       int_rows=_int_rows, json=json.dumps)
     return env
 
 

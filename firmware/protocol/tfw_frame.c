@@ -2,10 +2,19 @@
 
 #include "tfw_crc32.h"
 
-enum { kWaitSof, kType, kSeq, kLen0, kLen1, kPayload, kCrc };
+enum { kWaitSof, kType, kSeq, kLen0, kLen1, kHeaderCheck, kPayload, kCrc };
 
 static void put_bytes(TfwPutc putc, const uint8_t *bytes, size_t len) {
   for (size_t i = 0; i < len; ++i) putc(bytes[i]);
+}
+
+uint8_t tfw_crc8(const uint8_t *data, size_t len) {
+  unsigned crc = 0;
+  for (size_t i = 0; i < len; ++i) {
+    crc ^= data[i];
+    for (int bit = 0; bit < 8; ++bit) crc = ((crc & 0x80u) ? (crc << 1) ^ 0x07u : crc << 1) & 0xFFu;
+  }
+  return (uint8_t)crc;
 }
 
 void tfw_frame_write(TfwPutc putc, uint8_t type, uint8_t seq, const uint8_t *head,
@@ -20,6 +29,7 @@ void tfw_frame_write(TfwPutc putc, uint8_t type, uint8_t seq, const uint8_t *hea
                               (uint8_t)(crc >> 24)};
   putc(TFW_FRAME_SOF);
   put_bytes(putc, header, sizeof header);
+  putc(tfw_crc8(header, sizeof header));
   put_bytes(putc, head, head_len);
   put_bytes(putc, data, data_len);
   put_bytes(putc, trailer, sizeof trailer);
@@ -31,6 +41,19 @@ void tfw_frame_parser_init(TfwFrameParser *p, uint8_t *payload, uint16_t capacit
   p->state = kWaitSof;
 }
 
+/* A header that failed its check or is too long for us: the SOF was noise (or the header was damaged).
+ * Hunt again from the byte after that SOF, i.e. look at the five header bytes already taken first. */
+static void rescan_header(TfwFrameParser *p) {
+  const uint8_t taken[5] = {p->header[0], p->header[1], p->header[2], p->header[3], p->header[4]};
+  p->state = kWaitSof;
+  for (int i = 0; i < 5; ++i) {
+    if (taken[i] != TFW_FRAME_SOF) continue;
+    (void)tfw_frame_parser_feed(p, taken[i]);
+    for (int j = i + 1; j < 5; ++j) (void)tfw_frame_parser_feed(p, taken[j]); /* < 5 bytes: no header */
+    return;
+  }
+}
+
 TfwParseResult tfw_frame_parser_feed(TfwFrameParser *p, uint8_t byte) {
   switch (p->state) {
     case kWaitSof:
@@ -40,27 +63,32 @@ TfwParseResult tfw_frame_parser_feed(TfwFrameParser *p, uint8_t byte) {
       }
       return TFW_PARSE_MORE;
     case kType:
-      p->type = byte;
+      p->header[0] = p->type = byte;
       p->state = kSeq;
       break;
     case kSeq:
-      p->seq = byte;
+      p->header[1] = p->seq = byte;
       p->state = kLen0;
       break;
     case kLen0:
+      p->header[2] = byte;
       p->len = byte;
       p->state = kLen1;
       break;
     case kLen1:
+      p->header[3] = byte;
       p->len = (uint16_t)(p->len | ((uint16_t)byte << 8));
-      if (p->len > p->capacity) {
-        /* Too long for us (or noise that looked like SOF): drop it and hunt again. */
-        p->state = kWaitSof;
+      p->state = kHeaderCheck;
+      break;
+    case kHeaderCheck:
+      p->header[4] = byte;
+      if (byte != tfw_crc8(p->header, 4) || p->len > p->capacity) {
+        rescan_header(p);
         return TFW_PARSE_ERROR;
       }
       p->pos = 0;
       p->state = p->len ? kPayload : kCrc;
-      break;
+      return TFW_PARSE_MORE; /* the header check is not under the CRC */
     case kPayload:
       p->payload[p->pos++] = byte;
       if (p->pos == p->len) {
@@ -82,3 +110,9 @@ TfwParseResult tfw_frame_parser_feed(TfwFrameParser *p, uint8_t byte) {
   p->crc = tfw_crc32_update(p->crc, &byte, 1);
   return TFW_PARSE_MORE;
 }
+
+int tfw_frame_parser_busy(const TfwFrameParser *p) { return p->state != kWaitSof; }
+
+void tfw_frame_parser_reset(TfwFrameParser *p) { p->state = kWaitSof; }
+
+uint32_t tfw_frame_parser_crc(const TfwFrameParser *p) { return tfw_crc32_final(p->crc); }

@@ -1,4 +1,4 @@
-/* Framing of docs/protocol.md: SOF, type, seq, u16 length, payload, CRC-32. */
+/* Framing of docs/protocol.md: SOF, type, seq, u16 length, CRC-8 of those, payload, CRC-32. */
 #ifndef TFW_FRAME_H
 #define TFW_FRAME_H
 
@@ -7,7 +7,7 @@
 
 #include "tfw_status.h"
 
-#define TFW_PROTOCOL_VERSION 1
+#define TFW_PROTOCOL_VERSION 2
 #define TFW_FRAME_SOF 0xA5u
 #define TFW_MAX_PAYLOAD 1024u
 
@@ -23,6 +23,9 @@ enum {
 
 typedef void (*TfwPutc)(uint8_t byte);
 
+/* CRC-8 (polynomial 0x07, initial 0): the header check over type, seq and length. */
+uint8_t tfw_crc8(const uint8_t *data, size_t len);
+
 /* Writes one frame whose payload is the concatenation of up to two parts (header + data),
  * so callers never copy a tensor into a staging buffer just to frame it. */
 void tfw_frame_write(TfwPutc putc, uint8_t type, uint8_t seq, const uint8_t *head,
@@ -31,7 +34,7 @@ void tfw_frame_write(TfwPutc putc, uint8_t type, uint8_t seq, const uint8_t *hea
 typedef enum {
   TFW_PARSE_MORE = 0,  /* byte consumed, frame not complete */
   TFW_PARSE_FRAME = 1, /* a whole valid frame is in the parser */
-  TFW_PARSE_ERROR = 2, /* a frame was dropped (bad length or CRC); parser re-armed */
+  TFW_PARSE_ERROR = 2, /* a frame was dropped (bad header, length or CRC); parser re-armed */
 } TfwParseResult;
 
 /* Byte-at-a-time parser into a caller-owned payload buffer of `capacity` bytes. */
@@ -43,11 +46,18 @@ typedef struct {
   uint16_t len;
   uint16_t pos; /* bytes of payload + CRC received */
   uint8_t state;
+  uint8_t header[5]; /* type, seq, len, header check: looked at again when the check fails */
   uint8_t crc_bytes[4];
   uint32_t crc;
 } TfwFrameParser;
 
 void tfw_frame_parser_init(TfwFrameParser *p, uint8_t *payload, uint16_t capacity);
 TfwParseResult tfw_frame_parser_feed(TfwFrameParser *p, uint8_t byte);
+/* True while a frame is partly received (after its SOF, before its last CRC byte). */
+int tfw_frame_parser_busy(const TfwFrameParser *p);
+/* Abandons a partly received frame and hunts for SOF again. */
+void tfw_frame_parser_reset(TfwFrameParser *p);
+/* The CRC of the frame just parsed; valid right after TFW_PARSE_FRAME. */
+uint32_t tfw_frame_parser_crc(const TfwFrameParser *p);
 
 #endif /* TFW_FRAME_H */

@@ -102,8 +102,12 @@ env.Append(
         "-ffunction-sections",
         "-fdata-sections",
         "-fno-common",
-        # Same sources in another folder give the same binary (__FILE__, debug info).
+        # Same sources in another folder give the same binary (__FILE__, debug info). Left out of
+        # SCons's signature ($( $)): the same source and flags in another project then share one
+        # object in a build cache (build_cache_dir), which makes TFLM compile once, not once per project.
+        "$(",
         "-ffile-prefix-map=%s=." % project_dir,
+        "$)",
     ],
     CXXFLAGS=[
         "-fno-exceptions",

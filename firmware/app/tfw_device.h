@@ -1,0 +1,49 @@
+/* The device side of docs/protocol.md (version 2) apart from main(): bytes in, replies out.
+ * The board's main loop (tfw_app.c) and the host-side tests and fuzzer drive this same code; it reaches
+ * the board and the model only through tfw_board.h and tfw_model.h. */
+#ifndef TFW_DEVICE_H
+#define TFW_DEVICE_H
+
+#include <stdint.h>
+
+#include "tfw_frame.h"
+
+#ifndef TFW_RX_GAP_MS
+#define TFW_RX_GAP_MS 200u /* a frame that stops arriving for this long is dropped */
+#endif
+
+/* One reply: a message type, a small fixed head and an optional body that is not copied. */
+typedef struct {
+  uint8_t type;
+  uint8_t head_len;
+  uint8_t head[12];
+  const uint8_t *data;
+  uint32_t data_len;
+} TfwReply;
+
+typedef struct {
+  TfwFrameParser parser;
+  uint32_t received;        /* input bytes held so far */
+  uint32_t session;         /* opened by the last HELLO; 0 after boot */
+  uint64_t quiet_since;     /* a timer reading taken while no byte was waiting, mid-frame */
+  uint8_t quiet;            /* quiet_since is valid: no byte arrived since it was taken */
+  uint8_t idle_polls;       /* the timer is read every 256 idle polls only */
+  /* The last request answered (to recognise a retransmission) and its reply (to replay it). */
+  uint8_t has_last;
+  uint8_t last_type;
+  uint8_t last_seq;
+  uint16_t last_len;
+  uint32_t last_crc;
+  TfwReply last_reply;
+} TfwDevice;
+
+/* Clears all state; `rx` (rx_max bytes) receives frame payloads. */
+void tfw_device_init(TfwDevice *dev, uint8_t *rx, uint16_t rx_max);
+/* Initialises the model (ERROR MODEL if that fails) and sends the boot INFO. */
+void tfw_device_boot(TfwDevice *dev);
+/* One received byte; answers each complete frame. */
+void tfw_device_feed(TfwDevice *dev, uint8_t byte);
+/* Call when no byte is waiting: drops a frame that stopped arriving TFW_RX_GAP_MS ago. */
+void tfw_device_idle(TfwDevice *dev);
+
+#endif /* TFW_DEVICE_H */
