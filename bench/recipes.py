@@ -34,6 +34,7 @@ def main() -> None:
             "weight_bytes": a.weight_bytes, "liveness_floor": a.liveness_floor, "aot_arena": a.aot_arena_bytes,
             "tflm_arena_host64": a.tflm_arena_bytes, "flash_bytes": r.flash_bytes, "ram_bytes": r.ram_bytes,
             "instructions_per_inference": r.instructions_per_inference,
+            "stack_used_bytes": r.stack_used_bytes, "working_ram_bytes": r.working_ram_bytes,
         })
         print(json.dumps(rows[-1]))
     out = Path(args.out)

@@ -133,3 +133,18 @@ def run_on_board(tmp_path_factory):
         return np.stack(rows)
 
     return run
+
+
+@pytest.fixture(scope="session")
+def digits_deployed(tmp_path_factory, isolated_home):
+    """`tinyml-fw deploy --recipe digits-mlp` (the 8×8 digits MLP, trained here in seconds; FC → FC → SOFTMAX)
+    on the emulated board: (its built project, its data file). Shared by the report, layer and monitor tests."""
+    import sys
+
+    work = tmp_path_factory.mktemp("digits")
+    exe = Path(sys.executable).with_name("tinyml-fw")
+    result = subprocess.run([str(exe), "deploy", "--recipe", "digits-mlp", "--limit", "1", "--out", "out"], cwd=work,
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    data = next(isolated_home.glob("cache/trained/digits-mlp-*/data.npz"))
+    return work / "out" / "project", data

@@ -83,7 +83,8 @@ def test_conv_family_int8_model_on_m4(run_on_board):
 
 
 def test_conv_family_16x8_model_on_m4(run_on_board):
-    """16x8: CONV_2D (int64 bias), PAD, DEPTHWISE_CONV_2D, RESHAPE and FULLY_CONNECTED on int16 activations."""
+    """16x8: CONV_2D (int64 bias), PAD, DEPTHWISE_CONV_2D, MAX_POOL_2D, AVERAGE_POOL_2D, MEAN,
+    FULLY_CONNECTED and SOFTMAX (the generate-time tables in flash) on int16 activations."""
     import tensorflow as tf
 
     layers = tf.keras.layers
@@ -92,9 +93,13 @@ def test_conv_family_16x8_model_on_m4(run_on_board):
     x = layers.Conv2D(4, 3, padding="same", activation="relu")(inp)
     x = layers.ZeroPadding2D(1)(x)
     x = layers.DepthwiseConv2D(3, strides=2, depth_multiplier=2, padding="valid")(x)
-    x = layers.Dense(6)(layers.Flatten()(x))
+    x = layers.MaxPooling2D(2, strides=1, padding="same")(x)
+    x = layers.AveragePooling2D(2, padding="same")(x)
+    x = layers.Flatten()(layers.GlobalAveragePooling2D(keepdims=True)(x))
+    x = layers.Softmax()(layers.Dense(6)(x))
     raw = _convert(tf.keras.Model(inp, x), (1, 10, 10, 3), int16=True)
-    assert _ops(raw) == ["CONV_2D", "PAD", "DEPTHWISE_CONV_2D", "RESHAPE", "FULLY_CONNECTED"]
+    assert _ops(raw) == ["CONV_2D", "PAD", "DEPTHWISE_CONV_2D", "MAX_POOL_2D", "AVERAGE_POOL_2D", "MEAN",
+                         "FULLY_CONNECTED", "SOFTMAX"]
     inputs = _random_inputs((1, 10, 10, 3), np.int16, 24, seed=4)
     np.testing.assert_array_equal(run_on_board(raw, inputs), Reference(raw).run_all(inputs))
 

@@ -128,3 +128,36 @@ def test_board_files_of_the_first_schema_still_load():
         assert board.emulated and board.hwids == () and board.tick_hz == board.f_cpu
     finally:
         path.unlink()
+
+
+@pytest.mark.parametrize("board_id, mcu, real", [("uno-sim", "atmega328p", "uno"),
+                                                 ("mega-sim", "atmega2560", "megaatmega2560")])
+def test_emulated_avr_boards_are_data(board_id, mcu, real):
+    """The simavr boards: the local tinyml-avr platform with the Arduino framework, the real board's memory,
+    ticks in clock cycles (Timer1, firmware/board/avr), no instruction count (simavr is not QEMU -icount)."""
+    board, twin = boards.get(board_id), boards.get(real)
+    assert board.emulated and board.emulator.kind == "simavr" and board.emulator.machine == mcu
+    assert board.emulator.cycle_accurate and not boards.get("mps2-an386").emulator.cycle_accurate
+    assert (board.local_platform, board.framework, board.platform) == ("tinyml-avr", "arduino", None)
+    assert (board.flash_bytes, board.ram_bytes, board.f_cpu) == (twin.flash_bytes, twin.ram_bytes, twin.f_cpu)
+    assert board.tick_hz == board.f_cpu and board.instructions(1000) is None
+    assert board.rodata_in_ram and board.firmware_boards == ("arduino", "avr") and board.runtimes == ("aot",)
+    # The real board runs the same device code: exact cycles from Timer1 there too, the same fit figures.
+    assert twin.firmware_boards == board.firmware_boards and twin.tick_hz == twin.f_cpu
+    assert (twin.runtime_flash, twin.runtime_ram) == (board.runtime_flash, board.runtime_ram)
+    assert (ROOT / "platforms" / board.local_platform / "platform.json").is_file()
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda d: d["tinyml"]["emulator"].update(kind="renode"), "emulator kind 'renode'"),
+    (lambda d: d.update(platforms=["atmelavr"]), "local platform"),
+])
+def test_emulated_board_files_are_checked(change, message):
+    data = json.loads((ROOT / "boards/uno-sim.json").read_text())
+    change(data)
+    path = write_board("broken-avr", data)
+    try:
+        with pytest.raises(BadInput, match=f"broken-avr.json is invalid.*{message}"):
+            boards.get("broken-avr")
+    finally:
+        path.unlink()

@@ -28,18 +28,35 @@ def digits():
     return tinyml_fw.train("digits-mlp", **quiet)
 
 
-@pytest.fixture(scope="module")
-def model_files(digits, tmp_path_factory):
-    """The trained digits model in every form a user may bring it."""
+def every_kind(trained, folder: Path) -> dict:
+    """A trained recipe's model in every form a user may bring it."""
     tf = tensorflow()
-    folder = tmp_path_factory.mktemp("kinds")
-    model = tf.keras.models.load_model(digits.model_path)
+    model = tf.keras.models.load_model(trained.model_path)
     model.save(folder / "model.h5")
     model.export(str(folder / "saved_model"), verbose=False)
     (folder / "float.tflite").write_bytes(tinyml_fw.quantize.__globals__["float_tflite"](model))
-    q = tinyml_fw.quantize(model, digits.data_path, folder / "int8", **quiet)
-    return {"keras": Path(digits.model_path), "h5": folder / "model.h5", "savedmodel": folder / "saved_model",
+    q = tinyml_fw.quantize(model, trained.data_path, folder / "int8", **quiet)
+    return {"keras": Path(trained.model_path), "h5": folder / "model.h5", "savedmodel": folder / "saved_model",
             "tflite-float": folder / "float.tflite", "tflite-int": Path(q.tflite_path), "live": model}
+
+
+@pytest.fixture(scope="module")
+def model_files(digits, tmp_path_factory):
+    """The trained digits model in every form a user may bring it."""
+    return every_kind(digits, tmp_path_factory.mktemp("kinds"))
+
+
+@pytest.fixture(scope="module")
+def recipe_files(tmp_path_factory):
+    """recipe → (trained, its model in every form), trained and converted once per recipe."""
+    made = {}
+
+    def get(recipe: str):
+        if recipe not in made:
+            trained = tinyml_fw.train(recipe, **quiet)
+            made[recipe] = trained, every_kind(trained, tmp_path_factory.mktemp(f"kinds-{recipe}"))
+        return made[recipe]
+    return get
 
 
 @pytest.mark.parametrize("kind", ["keras", "h5", "savedmodel", "tflite-float", "tflite-int", "live"])
@@ -63,12 +80,25 @@ def test_recipes_are_listed(run_cli):
         assert name in result.stdout
 
 
-def test_sine_regression_deploys_bit_exact(tmp_path):
-    run = tinyml_fw.deploy("sine", out_dir=tmp_path / "out", limit=100, **quiet)
+@pytest.mark.parametrize("kind", ["keras", "h5", "savedmodel", "tflite-float", "tflite-int"])
+@pytest.mark.parametrize("recipe", ["mnist-mlp", "sine"])
+def test_recipes_deploy_bit_exact_from_every_input_kind(recipe, kind, recipe_files, tmp_path):
+    """Issue 4: mnist-mlp and sine (digits-mlp above) from every input kind, 50 vectors each on the M4."""
+    trained, files = recipe_files(recipe)
+    run = tinyml_fw.deploy(None, model=files[kind], data=trained.data_path, out_dir=tmp_path / "out", limit=50,
+                           **quiet)
     report = run.report
-    assert report.bit_exact == report.vectors == 100
-    assert report.metric == "mae" and report.accuracy_device is None
-    assert report.score_device < 0.2 and abs(report.score_device - report.score_float) < 0.05
+    assert report.bit_exact == report.vectors == 50, report
+    assert run.quantized.source == ("keras" if kind == "h5" else kind)
+    spec = read_model(run.quantized.tflite_path)
+    assert spec.tensors[spec.inputs[0]].dtype == "INT8"
+    if recipe == "sine":  # a regression: scored by mean absolute error, no accuracy
+        assert report.metric == "mae" and report.accuracy_device is None
+        assert report.score_device < 0.2
+    else:
+        assert report.metric == "accuracy" and report.score_device > 0.85
+    if kind in ("keras", "h5", "tflite-float"):  # the float side is scored too
+        assert abs(run.quantized.float_score - run.quantized.quantized_score) < 0.05
 
 
 def test_mnist_cnn_is_analyzed_and_deploys_bit_exact(tmp_path):
@@ -103,6 +133,31 @@ def test_16x8_quantization(digits, tmp_path):
     assert spec.tensors[spec.inputs[0]].dtype == "INT16"
     assert {spec.tensors[op.inputs[1]].dtype for op in spec.ops if op.op == "FULLY_CONNECTED"} == {"INT8"}
     assert abs(q.float_score - q.quantized_score) < 0.02
+
+
+def test_mnist_mlp_16x8_deploys_bit_exact(recipe_files, tmp_path):
+    """Dense → softmax with int16 activations: FULLY_CONNECTED and SOFTMAX int16 on the M4."""
+    trained, files = recipe_files("mnist-mlp")
+    run = tinyml_fw.deploy(None, model=files["keras"], data=trained.data_path, out_dir=tmp_path / "out",
+                           scheme="16x8", limit=50, **quiet)
+    assert run.report.bit_exact == run.report.vectors == 50, run.report
+    assert run.report.score_device > 0.85
+    spec = read_model(run.quantized.tflite_path)
+    assert [op.op for op in spec.ops] == ["RESHAPE", "FULLY_CONNECTED", "FULLY_CONNECTED", "SOFTMAX"]
+    assert {spec.tensors[t].dtype for op in spec.ops for t in (op.inputs[0], op.outputs[0])} == {"INT16"}
+
+
+def test_mnist_cnn_16x8_deploys_bit_exact(tmp_path):
+    """Every int16 kernel of a CNN on the M4: CONV_2D, MAX_POOL_2D, DEPTHWISE_CONV_2D, AVERAGE_POOL_2D,
+    FULLY_CONNECTED and SOFTMAX."""
+    trained = tinyml_fw.train("mnist-cnn", **quiet)
+    run = tinyml_fw.deploy(None, model=trained.model_path, data=trained.data_path, out_dir=tmp_path / "out",
+                           scheme="16x8", limit=30, **quiet)
+    assert run.report.bit_exact == run.report.vectors == 30, run.report
+    assert run.report.score_device > 0.8
+    spec = read_model(run.quantized.tflite_path)
+    assert {"CONV_2D", "MAX_POOL_2D", "DEPTHWISE_CONV_2D", "AVERAGE_POOL_2D", "SOFTMAX"} <= {op.op for op in spec.ops}
+    assert spec.tensors[spec.inputs[0]].dtype == "INT16"
 
 
 def test_max_drop_warns(digits, tmp_path):

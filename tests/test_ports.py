@@ -128,8 +128,8 @@ def test_wait_for_port_gives_up_with_advice():
 # ------------------------------------------------------------------------------------ upload and HELLO
 
 def info_payload(sha256: str, runtime: str = "tflm") -> bytes:
-    fixed = struct.pack("<HH32s7I", protocol.PROTOCOL_VERSION, 256, bytes.fromhex(sha256), 1, 1, 0, 0, 996,
-                        1_000_000, 0)
+    fixed = struct.pack("<HH32s9IH", protocol.PROTOCOL_VERSION, 256, bytes.fromhex(sha256), 1, 1, 0, 0, 996,
+                        1_000_000, 0, 0, 0, 0)
     return fixed + b"".join(bytes([len(s)]) + s.encode() for s in ("nano33ble", runtime, "0.1.0"))
 
 

@@ -95,14 +95,22 @@ def test_host_parser_resyncs_after_noise_and_corruption():
 
 
 def test_host_parses_device_info(device_framing):
-    head = struct.pack("<HH32s7I", 2, 256, bytes(range(32)), 784, 10, 20000, 3000, 832, 25_000_000, 0xC0FFEE)
+    head = struct.pack("<HH32s9IH", 3, 256, bytes(range(32)), 784, 10, 20000, 3000, 832, 25_000_000, 0xC0FFEE,
+                       4096, 600, 3)
     head += b"\x0amps2-an386" + b"\x03aot" + b"\x050.1.0"
     frames = FrameParser().feed(device_encode(device_framing, Msg.INFO, 0, head))
     info = Info.parse(frames[0].payload)
-    assert (info.protocol, info.rx_max, info.input_bytes, info.output_bytes) == (2, 256, 784, 10)
+    assert (info.protocol, info.rx_max, info.input_bytes, info.output_bytes) == (3, 256, 784, 10)
     assert info.model_sha256 == bytes(range(32)).hex()
     assert info.session == 0xC0FFEE
+    assert (info.stack_bytes, info.stack_used, info.layers) == (4096, 600, 3)
     assert (info.board, info.runtime, info.toolkit) == ("mps2-an386", "aot", "0.1.0")
+
+
+def test_host_reads_a_version_2_info_far_enough_to_name_its_version():
+    head = struct.pack("<HH32s7I", 2, 256, bytes(32), 784, 10, 20000, 3000, 832, 25_000_000, 0xC0FFEE)
+    info = Info.parse(head + b"\x0amps2-an386" + b"\x03aot" + b"\x050.1.0")
+    assert (info.protocol, info.session, info.stack_used, info.layers, info.board) == (2, 0xC0FFEE, 0, 0, "mps2-an386")
 
 
 def test_host_reads_a_version_1_info_far_enough_to_name_its_version():
@@ -241,7 +249,8 @@ def test_boot_info_has_no_session(device):
     (boot,) = device.boot()
     info = Info.parse(boot.payload)
     assert (boot.type, boot.seq) == (Msg.INFO, 0)
-    assert (info.protocol, info.session, info.rx_max, info.input_bytes, info.output_bytes) == (2, 0, 256, 600, 10)
+    assert (info.protocol, info.session, info.rx_max, info.input_bytes, info.output_bytes) == (3, 0, 256, 600, 10)
+    assert (info.stack_bytes, info.stack_used, info.layers) == (512, 128, 2)  # the fake board's
     assert info.board == "host" and info.runtime == "fake"
 
 
@@ -335,3 +344,32 @@ def test_a_frame_that_stops_arriving_is_dropped_after_the_gap(device):
     assert device.idle(1_000_000) == []  # once
     (info,) = device.send(frame)  # and the next frame is taken whole
     assert (info.type, info.seq) == (Msg.INFO, 1)
+
+
+def test_probe_stops_runs_after_a_layer_and_reads_its_output(device):
+    """PROBE (protocol 3): a run stopped after layer 0 leaves the input in place and its RESULT carries no
+    output; the layer's output is read back in slices; PROBE of the whole model restores full runs."""
+    device.boot()
+    device.request(Msg.HELLO, 1, protocol.hello(7))
+    (reply,) = device.request(Msg.PROBE, 2, protocol.probe(0, 0, 0))
+    layer = protocol.Layer.parse(reply.payload)
+    assert (reply.type, layer.session, layer.layers, layer.layer, layer.size, layer.data) == (Msg.LAYER, 7, 2, 0, INPUT, b"")
+    x = bytes(random.Random(5).randrange(256) for _ in range(INPUT))
+    replies = [device.request(Msg.INFER, seq, chunk) for seq, chunk in vector_requests(x, 3)]
+    result = protocol.Result.parse(replies[-1][0].payload)
+    assert replies[-1][0].type == Msg.RESULT and result.output == b""
+    got, seq = b"", 10
+    while len(got) < INPUT:
+        (reply,) = device.request(Msg.PROBE, seq, protocol.probe(0, len(got), 250))
+        part = protocol.Layer.parse(reply.payload)
+        assert part.offset == len(got) and len(part.data) == min(250, INPUT - len(got))
+        got, seq = got + part.data, seq + 1
+    assert got == x  # layer 0 of the fake model is the input as it is
+    device.request(Msg.PROBE, seq, protocol.probe(protocol.ALL_LAYERS, 0, 0))
+    replies = [device.request(Msg.INFER, seq + 1 + i, chunk) for i, (_, chunk) in enumerate(vector_requests(x, 0))]
+    assert protocol.Result.parse(replies[-1][0].payload).output == fake_model(x)
+    for payload, why in [(b"\x00", "short"), (protocol.probe(2, 0, 1), "no layer 2"),
+                         (protocol.probe(1, 11, 1), "past the output")]:
+        seq += 10
+        (reply,) = device.request(Msg.PROBE, seq, payload)
+        assert error_of(reply) == (seq, protocol.ErrorCode.BAD_ARG), why

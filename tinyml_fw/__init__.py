@@ -15,13 +15,13 @@ The Python API mirrors the CLI, one function per stage:
 __version__ = "0.1.0"
 
 # Stage entry points. Imported after __version__ (stages read it); none imports TensorFlow at load time.
-from tinyml_fw.train import train  # noqa: E402
-from tinyml_fw.quantize import quantize  # noqa: E402
-from tinyml_fw.analyze import analyze  # noqa: E402
-from tinyml_fw.generate import generate  # noqa: E402
-from tinyml_fw.build import build  # noqa: E402
-from tinyml_fw.flash import flash  # noqa: E402
-from tinyml_fw.validate import validate  # noqa: E402
-from tinyml_fw.deploy import deploy  # noqa: E402
+from tinyml_fw.train import train
+from tinyml_fw.quantize import quantize
+from tinyml_fw.analyze import analyze
+from tinyml_fw.generate import generate
+from tinyml_fw.build import build
+from tinyml_fw.flash import flash
+from tinyml_fw.validate import validate
+from tinyml_fw.deploy import deploy
 
 __all__ = ["__version__", "train", "quantize", "analyze", "generate", "build", "flash", "validate", "deploy"]

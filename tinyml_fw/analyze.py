@@ -21,6 +21,9 @@ RUNTIME_FLASH = 6 * 1024
 KERNEL_FLASH = 1536
 RUNTIME_RAM = 512  # receive buffer, parser, static state
 STACK_RAM = 4096  # the board's reserved stack when its JSON names none
+PARAMS_RAM = 64  # a kernel call's params struct, in RAM where constants are (AVR): 56 B for FULLY_CONNECTED
+# A board's JSON may give its own measured runtime_flash and runtime_ram (tinyml section): the AVR boards do,
+# whose Arduino core, 16-bit code and RAM-resident strings differ from the Cortex-M figures above.
 
 _SIZE = {"INT8": 1, "UINT8": 1, "INT16": 2, "INT32": 4, "INT64": 8, "FLOAT32": 4, "FLOAT16": 2, "BOOL": 1}
 
@@ -128,13 +131,15 @@ def liveness_floor(spec: ModelSpec) -> int:
 
 def fit(plan: AotPlan, board: boards.Board) -> Fit:
     """Flash and RAM the AOT firmware will need on `board`, estimated before building."""
-    weights = sum(len(a.values) * _SIZE.get({"int8_t": "INT8", "int16_t": "INT16", "int32_t": "INT32",
-                                              "int64_t": "INT64", "float": "FLOAT32"}.get(a.ctype, "INT32"), 4)
-                  for a in plan.arrays)
-    flash = RUNTIME_FLASH + KERNEL_FLASH * len(plan.headers) + weights
-    ram = RUNTIME_RAM + plan.arena_bytes + (board.stack_bytes or STACK_RAM)
-    if board.rodata_in_ram:  # AVR: constants are copied into RAM at start-up
-        ram += weights
+    def nbytes(a) -> int:
+        return len(a.values) * _SIZE.get({"int8_t": "INT8", "int16_t": "INT16", "int32_t": "INT32",
+                                          "int64_t": "INT64", "float": "FLOAT32"}.get(a.ctype, "INT32"), 4)
+
+    weights = sum(nbytes(a) for a in plan.arrays)
+    flash = (board.runtime_flash or RUNTIME_FLASH) + KERNEL_FLASH * len(plan.headers) + weights
+    ram = (board.runtime_ram or RUNTIME_RAM) + plan.arena_bytes + (board.stack_bytes or STACK_RAM)
+    if board.rodata_in_ram:  # AVR: constants are copied into RAM at start-up, unless in TFW_FLASH (PROGMEM)
+        ram += sum(nbytes(a) for a in plan.arrays if not a.flash) + PARAMS_RAM * len(plan.steps)
     return Fit(board.id, flash, board.flash_bytes, ram, board.ram_bytes)
 
 

@@ -4,7 +4,9 @@ A user's own boards live in $TINYML_FW_HOME/boards (default ~/.cache/tinyml-fw/b
 toolkit's boards/ of the same id.
 
 Two kinds of board:
-- emulated: built with the local platform (platforms/tinyml-arm) and run on QEMU ("tinyml.emulator");
+- emulated: built with a local platform (platforms/<name>, PlatformIO's "platforms" field: tinyml-arm or
+  tinyml-avr) and run on an emulator ("tinyml.emulator": QEMU for Cortex-M, simavr for AVR); an emulated
+  board may use a framework the local platform provides ("tinyml.framework": arduino on tinyml-avr);
 - real: built with their real PlatformIO platform, pinned ("tinyml.platformio": platform, version,
   framework), flashed over USB and found by their USB ids ("hwids", PlatformIO's field).
 
@@ -29,11 +31,20 @@ RUNTIMES = ("aot", "tflm")
 TFLM_STATUSES = ("verified", "unverified", "none")
 
 
+EMULATOR_KINDS = ("qemu", "simavr")
+
+
 @dataclass(frozen=True)
 class Emulator:
-    kind: str  # "qemu"
-    machine: str
-    icount_shift: int = 5
+    kind: str  # "qemu" or "simavr"
+    machine: str  # QEMU's -M machine, or simavr's MCU name
+    icount_shift: int = 5  # QEMU only
+
+    @property
+    def cycle_accurate(self) -> bool:
+        """simavr counts the AVR's clock cycles: the board's timer measures true device time. QEMU's
+        -icount time counts instructions instead."""
+        return self.kind == "simavr"
 
 
 @dataclass(frozen=True)
@@ -99,6 +110,11 @@ class Board:
     tick_hz_override: int | None = None  # the device timer when it is not the core clock (Arduino micros())
     rodata_in_ram: bool = False  # AVR: constants are copied to RAM unless PROGMEM
     max_static_arena: int | None = None  # the largest static array the toolchain places (ESP32 DRAM)
+    runtime_flash: int | None = None  # measured firmware besides model and kernels (analyze.fit), when not the default
+    runtime_ram: int | None = None  # measured static RAM besides the model's (core, serial buffers, protocol)
+    local_platform: str = "tinyml-arm"  # an emulated board's platform under platforms/
+    local_framework: str | None = None  # an emulated board's framework on that platform (tinyml.framework)
+    fast_kernels: bool = False  # a core with the DSP extension: the generator emits the fast kernels' data
 
     @property
     def tick_hz(self) -> int:
@@ -111,7 +127,7 @@ class Board:
 
     @property
     def framework(self) -> str | None:
-        return self.platform.framework if self.platform else None
+        return self.platform.framework if self.platform else self.local_framework
 
     @property
     def default_runtime(self) -> str:
@@ -120,9 +136,9 @@ class Board:
             return "tflm"
         return "aot" if "aot" in self.runtimes else self.runtimes[0]
 
-    def instructions(self, ticks: int) -> float | None:
-        """Instructions for `ticks` on an emulator under -icount: 2^shift ns per instruction."""
-        if self.emulator is None:
+    def instructions(self, ticks: float) -> float | None:
+        """Instructions for `ticks` on QEMU under -icount: 2^shift ns per instruction (None elsewhere)."""
+        if self.emulator is None or self.emulator.kind != "qemu":
             return None
         return ticks * 1e9 / (self.f_cpu * 2 ** self.emulator.icount_shift)
 
@@ -210,20 +226,30 @@ def _load(path: Path) -> Board:
         if (emu is None) == (platform is None):
             raise ValueError("a board is either emulated (tinyml.emulator) or real (tinyml.platformio)")
         serial = _serial(tiny.get("serial", {}))
+        if emu is not None and emu.get("kind", "qemu") not in EMULATOR_KINDS:
+            raise ValueError(f"emulator kind '{emu.get('kind')}' is not one of {', '.join(EMULATOR_KINDS)}")
+        local_platform = (data.get("platforms") or ["tinyml-arm"])[0] if emu is not None else "tinyml-arm"
+        if emu is not None and not re.fullmatch(r"tinyml-[a-z0-9]+", local_platform):
+            raise ValueError(f"an emulated board builds with a local platform (tinyml-…), not '{local_platform}'")
         return Board(
             id=path.stem, name=data["name"], cpu=build.get("cpu") or build["mcu"],
             f_cpu=int(str(build["f_cpu"]).rstrip("L")),
             flash_bytes=int(upload["maximum_size"]), ram_bytes=int(upload["maximum_ram_size"]), path=path,
             firmware_boards=tuple(tiny["firmware_boards"]), defines=_check_defines(tiny.get("defines", {})),
             stack_bytes=int(build.get("stack_size", tiny.get("stack_bytes", 0))), baud=serial.baud, runtimes=runtimes,
-            emulator=Emulator(emu["kind"], emu["machine"], int(emu.get("icount_shift", 5))) if emu else None,
+            emulator=(Emulator(emu.get("kind", "qemu"), emu["machine"], int(emu.get("icount_shift", 5)))
+                      if emu else None),
             platform=platform, hwids=_hwids(data.get("hwids", [])),
             generic_hwids=bool(tiny.get("usb_ids", {}).get("generic", False)),
             bootloader_hwids=_usb_ids(tiny.get("usb_ids", {}).get("bootloader", [])), serial=serial,
             upload_protocol=upload.get("protocol"), tflm=_tflm(tiny.get("tflm"), runtimes),
             tick_hz_override=int(tiny["tick_hz"]) if "tick_hz" in tiny else None,
             rodata_in_ram=bool(tiny.get("rodata_in_ram", False)),
-            max_static_arena=int(tiny["max_static_arena"]) if "max_static_arena" in tiny else None)
+            max_static_arena=int(tiny["max_static_arena"]) if "max_static_arena" in tiny else None,
+            runtime_flash=int(tiny["runtime_flash"]) if "runtime_flash" in tiny else None,
+            runtime_ram=int(tiny["runtime_ram"]) if "runtime_ram" in tiny else None,
+            local_platform=local_platform, local_framework=tiny.get("framework") if emu is not None else None,
+            fast_kernels=bool(tiny.get("fast_kernels", False)))
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise BadInput(f"Board file {path} is invalid ({type(exc).__name__}: {exc}).") from None
 

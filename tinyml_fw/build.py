@@ -18,7 +18,7 @@ from pathlib import Path
 from tinyml_fw import boards
 from tinyml_fw.errors import BuildFailed, MissingTool
 from tinyml_fw.generate import Project
-from tinyml_fw.platformio import core_dir, run_pio
+from tinyml_fw.platformio import check_project_path, core_dir, run_pio
 
 TOOLCHAIN = "arm-none-eabi-"
 REGISTRY = ("api.registry.platformio.org", 443)
@@ -123,9 +123,10 @@ def build(project_dir: str | Path, verbose: bool = False, log=print) -> Firmware
     """Builds the project's firmware; a compile or link failure raises BuildFailed with the first errors."""
     project = Project.load(project_dir)
     board = boards.get(project.board)
+    check_project_path(project.path)
     if board.emulated and shutil.which(f"{TOOLCHAIN}gcc") is None:
         raise MissingTool(f"{TOOLCHAIN}gcc not found: install gcc-arm-none-eabi (`make setup`).")
-    if not platform_installed(board) and not registry_reachable():
+    if board.platform is not None and not platform_installed(board) and not registry_reachable():
         raise BuildFailed(offline_message(
             board, f"PlatformIO needs the network to install {board.platform.spec} and cannot reach its registry"))
     if project.runtime == "tflm" and board.emulated:

@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,9 +38,7 @@ def locked(path: Path) -> Iterator[None]:
     """An exclusive lock beside `path`, held while one process builds it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path.with_name(path.name + ".lock"), "w") as handle:
-        try:
-            import fcntl  # POSIX; on Windows the lock is msvcrt's
-        except ImportError:
+        if sys.platform == "win32":  # msvcrt's lock; fcntl is POSIX only
             import msvcrt
 
             msvcrt.locking(handle.fileno(), msvcrt.LK_LOCK, 1)
@@ -47,12 +46,14 @@ def locked(path: Path) -> Iterator[None]:
                 yield
             finally:
                 msvcrt.locking(handle.fileno(), msvcrt.LK_UNLCK, 1)
-            return
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+        else:
+            import fcntl
+
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 @contextlib.contextmanager

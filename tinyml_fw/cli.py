@@ -1,7 +1,8 @@
 """The `tinyml-fw` command: one verb per stage, and `deploy` for all of them.
 
 Exit codes: 0 passed, 1 validation failed, 2 bad input, 3 device error, 4 missing tool, 5 build failed,
-130 interrupted. Stages are imported inside their verbs so that `--help` and bad input answer at once.
+130 interrupted, 143/129 terminated (SIGTERM/SIGHUP). Stages are imported inside their verbs so that
+`--help` and bad input answer at once.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from tinyml_fw import __version__, config
-from tinyml_fw.errors import EXIT_INTERRUPTED, TfwError, ValidationFailed
+from tinyml_fw.errors import EXIT_INTERRUPTED, BadInput, TfwError, ValidationFailed
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -61,10 +62,25 @@ def _show_report(report) -> None:
         name = "accuracy" if report.metric == "accuracy" else "mean absolute error"
         rows.append((f"{name}: device / reference / float", " / ".join(
             _fmt(report.metric, v) for v in (report.score_device, report.score_reference, report.score_float))))
+    if report.tolerance_lsb:
+        rows.insert(2, (f"within {report.tolerance_lsb} LSB", f"{report.within_tolerance}/{report.vectors}"))
+    if report.rmse is not None:
+        rows.append(("RMSE / MAE / cosine similarity",
+                     f"{report.rmse:.4g} / {report.mae:.4g} / {report.cosine_similarity:.6f}"))
     rows += [
         ("instructions per inference", "–" if report.instructions_per_inference is None
          else f"{report.instructions_per_inference:,.0f}"),
+    ]
+    if report.us_per_inference is not None:
+        rows.append(("µs / cycles per inference" + (" (estimated)" if report.cycles_estimated else ""),
+                     f"{report.us_per_inference:,.1f} / {report.cycles_per_inference:,.0f}"))
+    rows += [
         ("flash / RAM / arena (bytes)", f"{report.flash_bytes:,} / {report.ram_bytes:,} / {report.arena_bytes:,}"),
+        ("tensors + stack used = RAM at run time (bytes)",
+         "–" if report.working_ram_bytes is None else f"{report.arena_bytes:,} + {report.stack_used_bytes:,} = "
+         f"{report.working_ram_bytes:,} (stack reserved {report.stack_bytes:,})"),
+        ("liveness floor / TFLM arena (bytes)",
+         " / ".join("–" if v is None else f"{v:,}" for v in (report.liveness_floor_bytes, report.tflm_arena_bytes))),
         ("link: retries / resets / failed vectors",
          f"{report.retries} / {report.resets} / {len(report.failed_vectors)}"),
         ("result", "[green]PASS[/green]" if report.passed else "[red]FAIL[/red]"),
@@ -72,17 +88,44 @@ def _show_report(report) -> None:
     for key, value in rows:
         table.add_row(key, value)
     out.print(table)
+    if report.layers:
+        _show_layers(report.layers)
 
 
-def _finish(report, json_path: str | None) -> None:
+def _show_layers(diff: dict) -> None:
+    table = Table(title=f"Per-layer diff against tflite-micro (vectors {', '.join(map(str, diff['vectors']))})")
+    for col in ("#", "layer", "max |diff|", "differing", "instructions"):
+        table.add_column(col, justify="left" if col == "layer" else "right")
+    for row in diff["layers"]:
+        cost = row["instructions"] if row["instructions"] is not None else row["ticks"]
+        style = None if row["bit_exact"] else "red"
+        table.add_row(str(row["index"]), row["name"], str(row["max_abs_diff"]), str(row["differing"]),
+                      f"{cost:,.0f}", style=style)
+    out.print(table)
+    first = diff["first_divergent_layer"]
+    if first is None:
+        log("Every layer is bit-exact with tflite-micro.")
+    else:
+        log(f"First layer that departs from tflite-micro: {diff['layers'][first]['name']} "
+            f"(vector {diff['first_divergent_vector']})")
+    log(f"Per-layer latency {diff['latency_source']}.")
+
+
+def _finish(report, json_path: str | None, report_dir: str | None = None, model_path=None) -> None:
     _show_report(report)
     _write_json(json_path, report.to_json())
+    if report_dir:
+        from tinyml_fw.report import write_report
+
+        write_report(report, report_dir, model_path, log=log)
     if not report.passed:
         failed = report.failed_vectors
         differ = report.vectors - report.bit_exact - len(failed)
         problems = []
         if differ:
-            problems.append(f"{differ} of {report.vectors} outputs differ from the reference "
+            beyond = f" by more than {report.tolerance_lsb} LSB" if report.tolerance_lsb else ""
+            differ = report.vectors - report.within_tolerance - len(failed)
+            problems.append(f"{differ} of {report.vectors} outputs differ from the reference{beyond} "
                             f"(first at vector {report.first_mismatch})")
         if failed:
             problems.append(f"{len(failed)} of {report.vectors} vectors failed on the link (first, vector "
@@ -252,13 +295,48 @@ def flash(project: str, port: str | None) -> None:
 
 
 @cli.command()
-@click.option("--port", envvar=config.ENV["port"], required=True, help="Serial port or URL of the device.")
-@click.option("--board", envvar=config.ENV["board"], help="Board id: its serial speed and DTR/RTS settings.")
-def monitor(port: str, board: str | None) -> None:
-    """Show a device's INFO and its LOG and ERROR frames until Ctrl-C."""
-    from tinyml_fw.monitor import monitor as run
+@click.argument("project", type=click.Path(), required=False)
+@click.option("--port", envvar=config.ENV["port"], help="Serial port, pty or URL (socket://, rfc2217://) of the "
+              "device (default: start PROJECT's firmware on its emulated board, or find BOARD's port).")
+@click.option("--board", envvar=config.ENV["board"], help="Board id: its serial speed, DTR/RTS settings and USB ids.")
+@click.option("--raw", is_flag=True, help="Show the bytes as they come (hex and text), undecoded.")
+@click.option("--log", "log_file", type=click.Path(dir_okay=False), help="Also append every line, timed, to this file.")
+def monitor(project: str | None, port: str | None, board: str | None, raw: bool, log_file: str | None) -> None:
+    """Watch a device: its frames decoded into lines, plain text passed through, until Ctrl-C.
 
-    run(port, board, log=log)
+    Lines typed are commands (help, hello, infer, probe, quit) or text sent to the device."""
+    import contextlib
+    import sys
+
+    from tinyml_fw import boards as catalog
+    from tinyml_fw.monitor import monitor as run
+    from tinyml_fw.monitor import stdin_commands
+
+    with contextlib.ExitStack() as stack:
+        if port is None:
+            if project is None and board is not None and not catalog.get(board).emulated:
+                from tinyml_fw.ports import find_port
+
+                port = find_port(catalog.get(board))
+            else:
+                from tinyml_fw.flash import start_emulator
+                from tinyml_fw.generate import Project
+
+                if project is None:
+                    raise BadInput("Nothing to watch: give --port, the PROJECT whose firmware to run on its "
+                                   "emulated board, or --board of a connected real board.")
+                loaded = Project.load(project)
+                if board is not None and board != loaded.board:
+                    raise BadInput(f"{project} is built for {loaded.board}, not {board}.")
+                board = loaded.board
+                emulator = start_emulator(loaded)
+                stack.enter_context(emulator)
+                port = emulator.url
+        commands = stdin_commands() if sys.stdin is not None and sys.stdin.isatty() else None
+        try:
+            run(port, board, log=log, raw=raw, log_file=log_file, commands=commands)
+        except KeyboardInterrupt:
+            log("Stopped.")
 
 
 @cli.command()
@@ -267,17 +345,37 @@ def monitor(port: str, board: str | None) -> None:
 @random_option
 @port_option
 @click.option("--limit", type=click.IntRange(min=1), help="Validate only the first N vectors.")
+@click.option("--tolerance-lsb", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Pass outputs within N LSB of the reference (for a reference other than TFLM: LiteRT "
+                   "differs from TFLM by up to 2 LSB).")
+@click.option("--layers", is_flag=True, help="Also compare every layer's output with tflite-micro's (AOT "
+              "runtime) and name the first layer that departs; measures each layer's latency.")
+@click.option("--layer-vectors", metavar="I,J,…", help="Vectors for --layers (default: the first that "
+              "mismatches, else vector 0).")
+@click.option("--report", "report_dir", type=click.Path(file_okay=False),
+              help="Write report.json and a self-contained report.html (plots) into this folder.")
 @json_option
 def validate(project: str, data: str | None, random: int | None, port: str | None, limit: int | None,
+             tolerance_lsb: int, layers: bool, layer_vectors: str | None, report_dir: str | None,
              json_path: str | None) -> None:
     """Run test vectors on the device and compare each output byte with tflite-micro."""
     from tinyml_fw.validate import validate as run
 
+    chosen = None
+    if layer_vectors is not None:
+        if not layers:
+            raise BadInput("--layer-vectors goes with --layers.")
+        try:
+            chosen = [int(v) for v in layer_vectors.split(",") if v.strip()]
+        except ValueError:
+            raise BadInput(f"--layer-vectors takes vector numbers separated by commas, not "
+                           f"'{layer_vectors}'.") from None
     with _progress() as bar:
         task = bar.add_task("validate", total=None)
         report = run(project, data, port=port, limit=limit, random=random, log=log,
-                     progress=lambda i, n: bar.update(task, completed=i, total=n))
-    _finish(report, json_path)
+                     progress=lambda i, n: bar.update(task, completed=i, total=n), tolerance_lsb=tolerance_lsb,
+                     layers=layers, layer_vectors=chosen, tflm_arena=report_dir is not None)
+    _finish(report, json_path, report_dir, Path(project) / "model.tflite")
 
 
 @cli.command()
@@ -314,13 +412,74 @@ def deploy(recipe: str, model: str | None, data: str | None, random: int | None,
     _finish(result.report, json_path)
 
 
+@cli.command("test")
+@click.argument("path", type=click.Path(), required=False)
+@click.option("--board", "board_ids", multiple=True, metavar="ID",
+              help="Board to run the suite on (repeat; default mps2-an386).")
+@click.option("--model", "models", multiple=True, type=click.Path(dir_okay=False),
+              help="Integer .tflite to test (repeat); the suite must use the plugin's `model` fixture.")
+@click.option("--recipe", "recipe_names", multiple=True, help="Test this recipe's model (repeat; see `recipes`).")
+@click.option("--hil-map", type=click.Path(dir_okay=False), help="YAML hardware map of real or remote boards.")
+@click.option("-n", "workers", type=click.IntRange(min=1), metavar="N", help="pytest-xdist workers per session.")
+@json_option
+def test_matrix(path: str | None, board_ids: tuple[str, ...], models: tuple[str, ...],
+                recipe_names: tuple[str, ...], hil_map: str | None, workers: int | None,
+                json_path: str | None) -> None:
+    """Run a HIL test suite (default: examples/hil) on each board and model; show the matrix."""
+    from tinyml_fw.matrix import run_matrix
+
+    matrix = run_matrix(path, board_ids, models, recipe_names, hil_map=hil_map, workers=workers, log=log)
+    table = Table(title=f"{matrix.suite}: board × model")
+    table.add_column("board")
+    for model in matrix.models:
+        table.add_column(model)
+    style = {"PASS": "green", "FAIL": "red", "SKIP": "yellow", "ERROR": "red"}
+    for board_id in matrix.boards:
+        row = [board_id]
+        for model in matrix.models:
+            c = matrix.cell(board_id, model)
+            tests = f"{c.passed}/{c.passed + c.failed} tests" + (f", {c.skipped} skipped" if c.skipped else "")
+            exact = f"bit-exact {c.bit_exact}/{c.vectors}" if c.vectors is not None else "bit-exact –"
+            row.append(f"[{style[c.status]}]{c.status}[/] {tests}\n{exact}\n{c.latency}")
+        table.add_row(*row)
+    out.print(table)
+    for c in matrix.cells:
+        for note in c.notes:
+            out.print(f"{c.status} {c.board} × {c.model}: {note}", markup=False)
+    _write_json(json_path, matrix.to_json())
+    if not matrix.passed:
+        bad = [f"{c.board} × {c.model} ({c.status})" for c in matrix.cells if c.status != "PASS"]
+        raise ValidationFailed(f"{len(bad)} of {len(matrix.cells)} cells did not pass: {', '.join(bad)}.")
+
+
+@cli.command()
+def doctor() -> None:
+    """Check the compilers, emulators, PlatformIO core and Python packages; say how to fix what is missing."""
+    from tinyml_fw.doctor import doctor as run
+
+    run(log=log)
+
+
 def _defaults() -> dict:
-    commands = {name: {p.name for p in command.params} for name, command in cli.commands.items()}
+    commands = {name: {p.name for p in command.params if p.name} for name, command in cli.commands.items()}
     return config.default_map(commands)
 
 
+class _Terminated(BaseException):
+    """SIGTERM (kill) or SIGHUP (a closed terminal): unwinds like Ctrl-C, so every `with`/`finally` stops the
+    emulator and the build processes it started; then the process exits with the signal's usual code."""
+
+
+def _terminated(signum, frame) -> None:
+    raise _Terminated(signum)
+
+
 def main(argv: list[str] | None = None) -> None:
+    import signal
+
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _terminated)
     try:
         cli.main(args=argv, prog_name="tinyml-fw", standalone_mode=False, default_map=_defaults())
     except TfwError as exc:
@@ -328,12 +487,20 @@ def main(argv: list[str] | None = None) -> None:
             traceback.print_exc()
         err.print(f"error: {exc}", markup=False)
         sys.exit(exc.exit_code)
-    except click.ClickException as exc:
-        exc.show()
+    except click.ClickException as exc:  # a usage error: one line too, with where to read the usage
+        if debug:
+            traceback.print_exc()
+        ctx = getattr(exc, "ctx", None)
+        hint = f" (see `{ctx.command_path} -h`)" if isinstance(exc, click.UsageError) and ctx else ""
+        err.print(f"error: {exc.format_message()}{hint}", markup=False)
         sys.exit(exc.exit_code)
     except (KeyboardInterrupt, click.Abort):
         err.print("interrupted", markup=False)
         sys.exit(EXIT_INTERRUPTED)
+    except _Terminated as exc:
+        signum = exc.args[0]
+        err.print(f"terminated ({signal.Signals(signum).name})", markup=False)
+        sys.exit(128 + signum)
     except OSError as exc:  # a file we were told to read or write, at a level no stage anticipated
         if debug:
             traceback.print_exc()

@@ -10,8 +10,9 @@ built-in default. Example:
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
+
+import tomllib
 
 from tinyml_fw.errors import BadInput
 

@@ -26,6 +26,12 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from tinyml_fw.errors import BadInput
+
+if TYPE_CHECKING:
+    from tinyml_fw.emulator import Qemu
 
 KINDS = ("drop", "corrupt", "duplicate", "delay")
 TO_DEVICE, TO_HOST = "to_device", "to_host"
@@ -101,7 +107,7 @@ class FaultProxy:
         self._threads: list[threading.Thread] = []
         self._listener: socket.socket | None = None
         self.port: int | None = None
-        self.emulator = None  # the Qemu behind the proxy, when faulty_board started both
+        self.emulator: Qemu | None = None  # the Qemu behind the proxy, when faulty_board started both
 
     # ------------------------------------------------------------------------------------------ control
 
@@ -171,7 +177,7 @@ class FaultProxy:
         except (OSError, ValueError) as exc:
             if not self._stop.is_set():  # else a socket closed under us: the proxy is stopping
                 self.errors.append(f"{type(exc).__name__}: {exc}")
-        except Exception as exc:  # noqa: BLE001 - recorded for the caller, then the proxy stops
+        except Exception as exc:
             self.errors.append(f"{type(exc).__name__}: {exc}")
         finally:
             self._stop.set()
@@ -185,14 +191,17 @@ class FaultProxy:
                 sock.shutdown(socket.SHUT_RDWR)
 
     def _serve(self) -> None:
+        listener = self._listener
+        if listener is None:
+            return
         deadline = time.monotonic() + self.accept_timeout
         while True:
             if self._stop.is_set() or time.monotonic() > deadline:
                 return  # stopped, or nobody came: stop by ourselves
-            ready, _, _ = select.select([self._listener], [], [], 0.1)
+            ready, _, _ = select.select([listener], [], [], 0.1)
             if ready:
                 break
-        host, _ = self._listener.accept()
+        host, _ = listener.accept()
         device = socket.create_connection(("127.0.0.1", self.upstream_port), timeout=10)
         device.settimeout(None)
         for sock in (host, device):
@@ -228,7 +237,8 @@ class FaultProxy:
                 data = data[cut:]
                 if name == TO_DEVICE and self._reset_after and received >= self._reset_after[0]:
                     self._reset_after.pop(0)
-                    self._reset()
+                    if self._reset is not None:
+                        self._reset()
                     self.resets_done += 1
 
     def _forward(self, d: _Direction, data: bytes, dst: socket.socket) -> None:
@@ -273,9 +283,12 @@ def faulty_board(project, to_device: Faults = Faults(), to_host: Faults = Faults
                  reset_after: Sequence[int] = ()) -> Iterator[FaultProxy]:
     """The project's emulated board (resettable through QMP) behind a FaultProxy; yields the proxy, whose
     `url` the host connects to. Both stop on every way out."""
+    from tinyml_fw.emulator import Qemu
     from tinyml_fw.flash import start_emulator
 
     with start_emulator(project, qmp=True) as emulator:
+        if not isinstance(emulator, Qemu):  # the proxy sits on a TCP serial port and resets through QMP
+            raise BadInput(f"Fault injection runs on QEMU boards; {project.board} runs in another emulator.")
         proxy = FaultProxy(emulator.port, to_device, to_host, seed=seed, reset=emulator.reset,
                            reset_after=reset_after)
         proxy.emulator = emulator

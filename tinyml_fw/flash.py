@@ -1,4 +1,5 @@
-"""Stage 6, flash: put the firmware on a board. An emulated board is started (QEMU) and serves its UART."""
+"""Stage 6, flash: put the firmware on a board. An emulated board is started (QEMU or simavr, the board's
+`tinyml.emulator.kind`) and serves its UART."""
 
 from __future__ import annotations
 
@@ -9,25 +10,32 @@ from pathlib import Path
 
 from tinyml_fw import boards
 from tinyml_fw.build import firmware_of
-from tinyml_fw.emulator import EmulatorError, Qemu
+from tinyml_fw.emulator import EmulatorError, Qemu, Simavr
 from tinyml_fw.errors import BadInput, DeviceError, MissingTool
 from tinyml_fw.generate import Project
 
 
-def start_emulator(project: Project, qmp: bool = False) -> Qemu:
+def start_emulator(project: Project, qmp: bool = False) -> Qemu | Simavr:
     """Starts the project's firmware on its emulated board; the caller stops it (a `with` block).
-    With `qmp`, the emulator can be reset (`Qemu.reset`)."""
+    With `qmp`, QEMU can be reset (`Qemu.reset`); simavr can always be reset (`Simavr.reset`)."""
+    from tinyml_fw.paths import home
+
     board = boards.get(project.board)
     if board.emulator is None:
         raise BadInput(f"Board {board.id} is real hardware: flash it and give its serial port with --port.")
     firmware = firmware_of(project)
-    emulator = Qemu(firmware.elf, board.emulator.machine, board.emulator.icount_shift, qmp=qmp)
+    if board.emulator.kind == "simavr":
+        emulator: Qemu | Simavr = Simavr(firmware.elf, board.emulator.machine, board.f_cpu, home_dir=home())
+        package = "simavr libsimavr-dev libelf-dev pkg-config"
+    else:
+        emulator = Qemu(firmware.elf, board.emulator.machine, board.emulator.icount_shift, qmp=qmp)
+        package = "qemu-system-arm"
     try:
         return emulator.start()
     except EmulatorError as exc:
         emulator.stop()
-        if "not found" in str(exc):
-            raise MissingTool(f"{exc} Install qemu-system-arm (`make setup`).") from None
+        if any(why in str(exc) for why in ("not found", "did not build")):
+            raise MissingTool(f"{exc} Install {package} (`make setup`).") from None
         raise DeviceError(f"The emulator failed to start: {exc}") from None
 
 

@@ -19,7 +19,7 @@ import json
 import os
 import tempfile
 from dataclasses import asdict, dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from tinyml_fw import __version__, boards, protocol
@@ -29,7 +29,7 @@ from tinyml_fw.cnames import c_identifier
 from tinyml_fw.errors import BadInput
 from tinyml_fw.modelspec import read_model
 from tinyml_fw.paths import FIRMWARE
-from tinyml_fw.platformio import core_dir, platform_uri
+from tinyml_fw.platformio import check_project_path, core_dir, platform_uri
 from tinyml_fw.quantize import quantize
 from tinyml_fw.render import render
 
@@ -57,7 +57,11 @@ class Project:
     tflm: dict | None = None  # the TFLM plan (operators, arena measured + margin) and its library or tree
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=2, sort_keys=True)
+        # The folder is not recorded (load() takes it from where the manifest is): the same model generated
+        # in two folders gives byte-identical projects.
+        data = asdict(self)
+        del data["path"]
+        return json.dumps(data, indent=2, sort_keys=True)
 
     @classmethod
     def load(cls, folder: str | Path) -> Project:
@@ -102,7 +106,8 @@ def _platformio_ini(board: boards.Board, runtime: str, common: dict, include_dir
     if not board.emulated:
         return render("common/platformio_arduino.ini.j2", **common, runtime=runtime, include_dirs=include_dirs)
     template = "tflm/platformio.ini.j2" if runtime == "tflm" else "aot/platformio.ini.j2"
-    return render(template, **common, platform=platform_uri(), include_dirs=include_dirs, **extra)
+    return render(template, **common, platform=platform_uri(board.local_platform), include_dirs=include_dirs,
+                  **extra)
 
 
 def _board_files(board: boards.Board) -> dict[str, bytes]:
@@ -112,7 +117,7 @@ def _board_files(board: boards.Board) -> dict[str, bytes]:
 
 
 def _aot_files(spec, board: boards.Board, name: str, raw: bytes, common: dict):
-    plan = lower(spec, name)
+    plan = lower(spec, name, fast_kernels=board.fast_kernels)
     refusal = fit(plan, board).refusal()
     if refusal:
         raise BadInput(refusal)
@@ -140,7 +145,7 @@ def _tflm_files(spec, model_path: Path, board: boards.Board, name: str, raw: byt
     include_dirs = _include_dirs(board, TFLM_FIRMWARE)
     if tree is not None:
         log = dict(debug_log=tree.debug_log, log_symbol="DebugLog", debug_vsnprintf=tree.debug_vsnprintf)
-        source = {"tree": tree.to_dict()}
+        source: dict[str, Any] = {"tree": tree.to_dict()}
     else:
         log = dict(debug_log=board.tflm.debug_log, log_symbol="__wrap_DebugLog", debug_vsnprintf=False)
         source = {"library": board.tflm.library, "version": board.tflm.version, "commit": board.tflm.commit,
@@ -220,10 +225,16 @@ def _labels(data: Any, labels: Any) -> tuple[str, ...]:
 
 
 def _recorded(out: Path) -> dict[str, str]:
+    """The files the previous generate recorded; only paths inside the project count (a manifest is a file
+    anyone can edit: '../x' or '/x' must never make generate remove a file outside the project)."""
     try:
-        return json.loads((out / MANIFEST).read_text()).get("files", {})
-    except (OSError, ValueError):
+        files = json.loads((out / MANIFEST).read_text()).get("files", {})
+    except (OSError, ValueError, AttributeError):
         return {}
+    if not isinstance(files, dict):
+        return {}
+    return {rel: sha for rel, sha in files.items() if isinstance(rel, str) and isinstance(sha, str) and rel
+            and not PurePosixPath(rel).is_absolute() and ".." not in PurePosixPath(rel).parts and "\\" not in rel}
 
 
 def _check_user_edits(out: Path, files: dict[str, bytes], force: bool) -> list[Path]:
@@ -273,6 +284,7 @@ def generate(model: Any, board_id: str = boards.DEFAULT_BOARD, out_dir: str | Pa
     default (see choose_runtime). Returns the project's manifest."""
     board = boards.get(board_id)
     runtime = choose_runtime(board, runtime, tflm_tree)
+    check_project_path(out_dir)
     default_name = Path(model).stem if isinstance(model, (str, Path)) else "model"
     name = c_identifier(name or default_name)
     with tempfile.TemporaryDirectory() as tmp:
@@ -291,6 +303,8 @@ def generate(model: Any, board_id: str = boards.DEFAULT_BOARD, out_dir: str | Pa
     out = Path(out_dir)
     stale = _check_user_edits(out, files, force)
     try:
+        for path in [*stale, *(out / rel for rel in files)]:
+            _check_inside(out, path)
         for path in stale:
             path.unlink()
         for folder in sorted({p.parent for p in stale}, key=lambda p: len(p.parts), reverse=True):
@@ -300,6 +314,8 @@ def generate(model: Any, board_id: str = boards.DEFAULT_BOARD, out_dir: str | Pa
         for rel, data in files.items():
             target = out / rel
             target.parent.mkdir(parents=True, exist_ok=True)
+            if target.is_symlink():  # replaced, never written through
+                target.unlink()
             target.write_bytes(data)
         project = Project(str(out.resolve()), name, board.id, runtime, spec.sha256, __version__,
                           protocol.PROTOCOL_VERSION, arena_bytes,
@@ -311,6 +327,16 @@ def generate(model: Any, board_id: str = boards.DEFAULT_BOARD, out_dir: str | Pa
     log(f"Generated {board.id}/{runtime} project in {out} ({len(files)} files, arena {arena_bytes:,} B"
         + (f"; TFLM from {where}" if where else "") + ")")
     return project
+
+
+def _check_inside(out: Path, path: Path) -> None:
+    """Generate writes and removes files inside the project only, also when a folder in it is a symlink."""
+    root, folder = out.resolve(), path.parent
+    while not folder.exists() and folder != out and folder != folder.parent:
+        folder = folder.parent
+    if folder.exists() and not folder.resolve().is_relative_to(root):
+        raise BadInput(f"{path} would be written outside the project {out} (a folder in it links to "
+                       f"{folder.resolve()}): remove that link, or generate into another folder.")
 
 
 def _generated_files(out: Path) -> list[Path]:

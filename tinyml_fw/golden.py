@@ -43,3 +43,29 @@ class Reference:
 
     def run_all(self, xs_q: np.ndarray) -> np.ndarray:
         return np.stack([self.run(x) for x in xs_q])
+
+
+class LayerReference:
+    """The same model in a tflite-micro interpreter that preserves every tensor: each layer's output for a
+    vector, to find the first layer where a device departs from TFLM."""
+
+    def __init__(self, model: bytes, tensor_count: int) -> None:
+        from tflite_micro import runtime
+
+        with quiet_fds():
+            self._it = runtime.Interpreter.from_bytes(
+                model, intrepreter_config=runtime.InterpreterConfig.kPreserveAllTensors)
+        self._input = self._it.get_input_details(0)
+        self._count = tensor_count  # GetTensor past the last tensor crashes the interpreter: check first
+
+    def tensors(self, x_q: np.ndarray, indices: list[int]) -> dict[int, np.ndarray]:
+        """Runs one vector; the flattened values of the tensors `indices` (model tensor indices)."""
+        self._it.reset()
+        self._it.set_input(x_q.reshape(self._input["shape"]), 0)
+        self._it.invoke()
+        out = {}
+        for t in indices:
+            if not 0 <= t < self._count:
+                raise ValueError(f"tensor {t} is not in the model ({self._count} tensors)")
+            out[t] = np.array(self._it.GetTensor(t, 0)["tensor_data"]).reshape(-1)
+        return out

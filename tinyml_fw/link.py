@@ -20,7 +20,7 @@ import serial
 
 from tinyml_fw import protocol
 from tinyml_fw.errors import DeviceError
-from tinyml_fw.protocol import Ack, ErrorCode, Frame, Info, Msg, Result
+from tinyml_fw.protocol import Ack, ErrorCode, Frame, Info, Layer, Msg, Result
 
 RETRIES = 20  # retransmissions of one request
 MAX_RESTARTS = 4  # times one vector is sent again from offset 0 (resets, lost input)
@@ -98,10 +98,13 @@ class DeviceLink:
     def __init__(self, url: str, baud: int = 115200, timeout: float = 10.0,
                  on_log: Callable[[str], None] | None = None, retries: int = RETRIES,
                  integrity: bool = True) -> None:
-        try:
-            self._port = serial.serial_for_url(url, baudrate=baud, timeout=0.01)
+        from tinyml_fw.ports import explain_open_error
+
+        try:  # a local port is locked (flock) so that a second program holding it shows as busy
+            self._port = serial.serial_for_url(url, baudrate=baud, timeout=0.01,
+                                               **({} if "://" in url else {"exclusive": True}))
         except (serial.SerialException, ValueError, OSError) as exc:
-            raise DeviceError(f"Cannot open serial port {url}: {exc}") from None
+            raise DeviceError(explain_open_error(url, exc)) from None
         self.url = url
         self.baud = baud
         self.timeout = timeout
@@ -112,8 +115,8 @@ class DeviceLink:
         self._on_log = on_log
         self._session: int | None = None  # None while no handshake has completed
         self._expected_sha: str | None = None
-        self._rtt = {"info": _Rtt(), "ack": _Rtt(), "result": _Rtt()}
-        self._chunk: int | None = None
+        self._rtt = {"info": _Rtt(), "ack": _Rtt(), "result": _Rtt(), "layer": _Rtt()}
+        self._chunk = 0  # bytes per INFER chunk; 0 until the first INFO
         # Attempts, answered attempts and bytes on the wire of recent INFER requests (older ones fade).
         self._tries, self._answered, self._exposed = 0.0, 0.0, 0.0
         self._since_adapt = 0
@@ -173,14 +176,14 @@ class DeviceLink:
                     self._pending.extend(frames)
         return self._pending.pop(0)
 
-    def _request(self, type_: int, payload: bytes, kind: str) -> tuple[Frame, int]:
+    def _request(self, type_: int, payload: bytes, kind: str, reply_bytes: int | None = None) -> tuple[Frame, int]:
         """Sends one request until the reply carrying its seq arrives; returns it and the retransmissions
         it took. LOG frames go to on_log; a boot INFO after the handshake raises _Reset."""
         seq = self._next_seq()
         data = protocol.encode(type_, seq, payload)
         rtt = self._rtt[kind]
         name = Msg(type_).name
-        reply = REPLY_BYTES.get(kind) or 21 + (self.info.output_bytes if self.info else 0)
+        reply = reply_bytes or REPLY_BYTES.get(kind) or 21 + (self.info.output_bytes if self.info else 0)
         wire = (len(data) + reply) * 10 / self.baud  # both frames at the board's baud rate (start + stop bits)
         started = time.monotonic()
         self.stats.requests += 1
@@ -281,36 +284,125 @@ class DeviceLink:
         self._session = session
         self.info = info
         max_chunk = max(1, min(info.rx_max, protocol.MAX_PAYLOAD) - 4)
-        self._chunk = max_chunk if self._chunk is None else min(self._chunk, max_chunk)
+        self._chunk = min(self._chunk, max_chunk) if self._chunk else max_chunk
         return info
 
     def hello(self) -> Info:
         return self._handshake()
 
+    @property
+    def port(self) -> serial.SerialBase:
+        """The open serial port (a pyserial object), for callers that read the device's lines between requests."""
+        return self._port
+
+    def _connected(self) -> Info:
+        if self.info is None:
+            raise DeviceError("No INFO from the device yet: the link has not shaken hands.")
+        return self.info
+
     def check(self, model_sha256: str) -> Info:
         """Handshake, refusing a device of another protocol version or another model."""
         self._expected_sha = model_sha256
-        if self.info is None:
+        info = self.info
+        if info is None:
             return self._handshake()
-        if self.info.model_sha256 != model_sha256:
+        if info.model_sha256 != model_sha256:
             raise DeviceError(
-                f"The device runs model {self.info.model_sha256[:12]}…, not {model_sha256[:12]}…: "
+                f"The device runs model {info.model_sha256[:12]}…, not {model_sha256[:12]}…: "
                 "flash the firmware generated from this model.")
-        return self.info
+        return info
+
+    def query_info(self) -> Info:
+        """The device's INFO now, asked with an empty HELLO (the session stays): e.g. the stack's high-water
+        mark after a run. A board that reset meanwhile has lost what it measured: DeviceError."""
+        if self.info is None:
+            self._handshake()
+        try:
+            frame, _ = self._request(Msg.HELLO, b"", "info")
+            info = Info.parse(frame.payload) if frame.type == Msg.INFO else None
+        except _Reset:
+            info = None
+        except _Unanswered as exc:
+            raise DeviceError(f"The device on {self.url} did not answer HELLO ({exc}).") from None
+        except (ValueError, IndexError, struct.error) as exc:
+            raise DeviceError(f"The device sent a malformed INFO: {exc}") from None
+        if info is None or info.session != self._session:
+            raise DeviceError("The board reset during the run: its stack measurement is lost; run again.")
+        self.info = info
+        return info
+
+    # ------------------------------------------------------------------------------------ layer probes
+
+    def _probe(self, layer: int, offset: int, length: int) -> Layer:
+        try:
+            frame, _ = self._request(Msg.PROBE, protocol.probe(layer, offset, length), "layer",
+                                     reply_bytes=37 + length)
+        except _Unanswered as exc:
+            raise VectorFailed(str(exc)) from None
+        if frame.type == Msg.ERROR:
+            raise DeviceError(f"The device refused PROBE of layer {layer}: "
+                              f"{protocol.DeviceErrorMsg.parse(frame.payload)}")
+        if frame.type != Msg.LAYER:
+            raise DeviceError(f"The device answered PROBE with message type 0x{frame.type:02x}, not LAYER "
+                              "(protocol 3 firmware answers with LAYER).")
+        try:
+            reply = Layer.parse(frame.payload)
+        except ValueError as exc:
+            raise VectorFailed(f"malformed LAYER: {exc}") from None
+        if reply.session != self._session:
+            raise _Reset(f"a reply of session {reply.session:#x}")
+        return reply
+
+    def layers(self) -> int:
+        """How many layers the device's runtime can stop after (0: none, e.g. TFLM)."""
+        info = self.info or self._handshake()
+        return info.layers
+
+    def layer_output(self, data: bytes, layer: int) -> tuple[int, bytes]:
+        """Runs `data` through layers 0 … `layer` only and reads that layer's output back:
+        (ticks of the stopped run, the output's bytes). Later inferences run the whole model again."""
+        info = self.info or self._handshake()
+        whole = layer + 1 >= info.layers  # a run stopped after the last layer is the whole model's run
+        for _ in range(MAX_RESTARTS + 1):
+            resets = self.stats.resets
+            try:
+                size = self._probe(layer, 0, 0).size
+                result = self.infer(data, whole=whole)
+                if self.stats.resets != resets:  # the board forgot where to stop: again
+                    continue
+                out = b""
+                while len(out) < size:
+                    part = self._probe(layer, len(out), min(protocol.MAX_PAYLOAD - 16, size - len(out)))
+                    if part.offset != len(out) or not part.data:
+                        raise VectorFailed(f"LAYER for offset {len(out)} carries offset {part.offset}, "
+                                           f"{len(part.data)} bytes")
+                    out += part.data
+                return result.ticks, out
+            except _Reset:
+                self.stats.resets += 1
+                self._handshake()
+            finally:
+                try:
+                    self._probe(protocol.ALL_LAYERS, 0, 0)
+                except (_Reset, DeviceError):
+                    pass  # a reset board runs whole models anyway
+        raise VectorFailed(f"the board reset {MAX_RESTARTS + 1} times while layer {layer} was read")
 
     # --------------------------------------------------------------------------------------- inference
 
-    def infer(self, data: bytes) -> Result:
-        """Runs one input; VectorFailed when it cannot be completed within the budgets."""
+    def infer(self, data: bytes, whole: bool = True) -> Result:
+        """Runs one input; VectorFailed when it cannot be completed within the budgets. The RESULT carries
+        the model's output (`whole` False: a run stopped after a layer by PROBE, whose RESULT carries none)."""
         info = self.info or self._handshake()
         if len(data) != info.input_bytes:
             raise DeviceError(f"Input has {len(data)} bytes; the device's model takes {info.input_bytes}.")
         if not data:
             raise DeviceError("The device reports a model with an empty input tensor.")
         restarts = 0
+        expect = info.output_bytes if whole else 0
         while True:
             try:
-                return self._send_vector(data)
+                return self._send_vector(data, expect)
             except _Reset as why:
                 self.stats.resets += 1
                 reason = f"board reset ({why})"
@@ -329,8 +421,7 @@ class DeviceLink:
             if restarts > MAX_RESTARTS:
                 raise VectorFailed(f"sent from the start {restarts} times; last because: {reason}")
 
-    def _send_vector(self, data: bytes) -> Result:
-        info = self.info
+    def _send_vector(self, data: bytes, expect: int) -> Result:
         offset = 0
         while True:
             chunk = min(self._chunk, len(data) - offset)
@@ -356,9 +447,9 @@ class DeviceLink:
                 raise VectorFailed(f"malformed {expected.name}: {exc}") from None
             if reply.session != self._session:
                 raise _Reset(f"a reply of session {reply.session:#x}")
-            if last:
-                if len(reply.output) != info.output_bytes:
-                    raise VectorFailed(f"RESULT carries {len(reply.output)} bytes, expected {info.output_bytes}")
+            if isinstance(reply, Result):
+                if len(reply.output) != expect:
+                    raise VectorFailed(f"RESULT carries {len(reply.output)} bytes, expected {expect}")
                 return reply
             if reply.received != offset + chunk:
                 raise _Restart(f"the device holds {reply.received} input bytes, the host sent {offset + chunk}")
@@ -377,8 +468,9 @@ class DeviceLink:
             return
         self._since_adapt = 0
         loss = -math.log(self._answered / self._tries) / (self._exposed / self._tries)  # per byte
-        size = self.info.input_bytes
-        full = max(1, min(self.info.rx_max, protocol.MAX_PAYLOAD) - 4)
+        info = self._connected()
+        size = info.input_bytes
+        full = max(1, min(info.rx_max, protocol.MAX_PAYLOAD) - 4)
         candidates, c = [full], full
         while c > MIN_CHUNK:
             c = max(MIN_CHUNK, c // 2)

@@ -18,7 +18,7 @@ anything:
 The development platform itself is local (``platforms/tinyml-arm``) and is
 referenced with a ``symlink://`` URI, see :func:`platform_uri`.
 
-Standard library only.
+Standard library only (and tinyml-fw's error types).
 """
 
 from __future__ import annotations
@@ -31,22 +31,25 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Iterable, Mapping, Optional, Sequence, Union
 
+from tinyml_fw.errors import BadInput, MissingTool
 from tinyml_fw.paths import BOARDS, PLATFORMS, home
+from tinyml_fw.signals import deferred_signals
 
 __all__ = [
     "SCONS_PACKAGE_NAME",
     "SCONS_PACKAGE_VERSION",
     "PlatformioError",
+    "boards_dir",
+    "check_project_path",
     "core_dir",
     "ensure_core",
     "pio_env",
-    "run_pio",
     "platform_dir",
     "platform_uri",
-    "boards_dir",
+    "run_pio",
 ]
 
 #: Name and version under which PlatformIO 6.2 looks for its SCons
@@ -57,8 +60,8 @@ SCONS_PACKAGE_VERSION = "4.41101.0"
 _UPGRADE_CHECK_DAYS = 3650
 
 
-class PlatformioError(RuntimeError):
-    """The private PlatformIO core could not be prepared."""
+class PlatformioError(MissingTool):
+    """The private PlatformIO core could not be prepared: what it needs is not installed."""
 
 
 def core_dir() -> Path:
@@ -66,14 +69,25 @@ def core_dir() -> Path:
     return home() / "platformio"
 
 
-def platform_dir() -> Path:
-    """The local development platform shipped with tinyml-fw."""
-    return PLATFORMS / "tinyml-arm"
+def check_project_path(path: str | os.PathLike) -> None:
+    """Refuses a project folder PlatformIO cannot build in: SCons expands every ``$`` of a path it is given
+    (the project's boards, sources, build folder). Spaces, quotes and other shell characters are fine: the
+    local platform never puts a project path on a command line (builder/main.py)."""
+    folder = str(Path(path).resolve())
+    if "$" in folder:
+        raise BadInput(f"PlatformIO cannot build in {folder}: its path has a '$', which SCons expands. "
+                       "Generate the project in a folder whose path has no '$'.")
 
 
-def platform_uri() -> str:
+def platform_dir(name: str = "tinyml-arm") -> Path:
+    """A local development platform shipped with tinyml-fw (tinyml-arm: Cortex-M; tinyml-avr: AVR8 with the
+    Arduino core)."""
+    return PLATFORMS / name
+
+
+def platform_uri(name: str = "tinyml-arm") -> str:
     """``platform =`` value for platformio.ini: a symlink:// URI to the local platform."""
-    return "symlink://" + str(platform_dir())
+    return "symlink://" + str(platform_dir(name))
 
 
 def boards_dir() -> Path:
@@ -113,7 +127,7 @@ def _scons_site_dir() -> Path:
             "SCons is not installed for %s: install PyPI's 'scons' (see requirements.txt)"
             % sys.executable
         )
-    return Path(list(spec.submodule_search_locations)[0]).resolve().parent
+    return Path(next(iter(spec.submodule_search_locations))).resolve().parent
 
 
 def _scons_script(fallback_dir: Path) -> str:
@@ -133,7 +147,7 @@ def _scons_script(fallback_dir: Path) -> str:
     )
 
 
-def _pio_version() -> Optional[str]:
+def _pio_version() -> str | None:
     try:
         return importlib.metadata.version("platformio")
     except importlib.metadata.PackageNotFoundError:
@@ -172,7 +186,7 @@ def _prepare_appstate(core: Path) -> None:
         _write_if_changed(path, json.dumps(state, indent=2) + "\n")
 
 
-def pio_env(base: Optional[Mapping[str, str]] = None) -> dict[str, str]:
+def pio_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
     """Environment for PlatformIO subprocesses (does not touch the core folder)."""
     env = dict(os.environ if base is None else base)
     env.update(
@@ -194,7 +208,15 @@ def pio_env(base: Optional[Mapping[str, str]] = None) -> dict[str, str]:
 
 def ensure_core() -> dict[str, str]:
     """Prepare the private core (idempotent) and return the env for ``pio`` runs."""
-    core = core_dir()
+    try:
+        _prepare_core(core_dir())
+    except OSError as exc:
+        raise BadInput(f"Cannot prepare tinyml-fw's PlatformIO core in {core_dir()} ({exc.strerror or exc}): "
+                       "set TINYML_FW_HOME to a writable folder.") from None
+    return pio_env()
+
+
+def _prepare_core(core: Path) -> None:
     pkg = core / "packages" / SCONS_PACKAGE_NAME
     pkg.mkdir(parents=True, exist_ok=True)
 
@@ -224,19 +246,18 @@ def ensure_core() -> dict[str, str]:
     }
     _write_if_changed(pkg / ".piopm", json.dumps(piopm) + "\n")
     _prepare_appstate(core)
-    return pio_env()
 
 
 # --------------------------------------------------------------------------- run
 
 
 def run_pio(
-    project_dir: Union[str, os.PathLike],
+    project_dir: str | os.PathLike,
     targets: Iterable[str] = (),
     verbose: bool = False,
-    env_name: Optional[str] = None,
+    env_name: str | None = None,
     *,
-    timeout: Optional[float] = None,
+    timeout: float | None = None,
     extra_args: Sequence[str] = (),
 ) -> subprocess.CompletedProcess:
     """Run ``pio run`` on ``project_dir`` with the private core; output is captured.
@@ -252,15 +273,60 @@ def run_pio(
     if verbose:
         argv.append("-v")
     argv += list(extra_args)
-    return subprocess.run(
-        argv,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        encoding="utf-8",
-        errors="replace",
-        timeout=timeout,
-        check=False,
-    )
+    return _run_group(argv, env, timeout)
+
+
+def _run_group(argv: Sequence[str], env: Mapping[str, str], timeout: float | None) -> subprocess.CompletedProcess:
+    """Runs ``argv`` in its own process group and captures its output; on any way out before it ends
+    (Ctrl-C, SIGTERM turned into an exception, a timeout) the whole group ends with it: PlatformIO, SCons
+    and every compiler they started, not only the ``pio`` process that ``subprocess.run`` would kill."""
+    proc: subprocess.Popen | None = None
+    try:
+        with deferred_signals():  # a signal mid-start would leave PlatformIO running with no one to stop it
+            proc = subprocess.Popen(
+                list(argv),
+                env=dict(env),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                encoding="utf-8",
+                errors="replace",
+                start_new_session=True,
+            )
+        stdout, stderr = proc.communicate(timeout=timeout)
+    except BaseException:
+        if proc is not None:
+            _end_group(proc)
+        raise
+    return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
+
+
+def _end_group(proc: subprocess.Popen, grace: float = 3.0) -> None:
+    """SIGTERM to the process group, SIGKILL to what is left after ``grace`` seconds; reaps ``proc``."""
+    import signal
+
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(proc.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            break
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline and _group_alive(proc.pid):
+            proc.poll()
+            time.sleep(0.05)
+        if not _group_alive(proc.pid):
+            break
+    try:
+        proc.communicate(timeout=grace)
+    except (subprocess.TimeoutExpired, ValueError, OSError):
+        proc.kill()
+        proc.wait()
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True

@@ -96,7 +96,11 @@ def explain_open_error(device: str, exc: BaseException, platform: str | None = N
     platform = platform or sys.platform
     text = str(exc)
     code = getattr(exc, "errno", None)
-    if code == errno.EBUSY or "busy" in text.lower() or (platform.startswith("win") and "Access is denied" in text):
+    if "://" in device and ("Connection refused" in text or code == errno.ECONNREFUSED):
+        return (f"Nothing listens at {device}: start the device first (`tinyml-fw flash PROJECT` prints an "
+                "emulated board's URL), or check the host and port.")
+    if (code in (errno.EBUSY, errno.EAGAIN) or "busy" in text.lower() or "exclusively lock" in text
+            or (platform.startswith("win") and "Access is denied" in text)):
         return (f"Serial port {device} is busy: another program has it open (a serial monitor, the Arduino IDE, "
                 "`pio device monitor`, another tinyml-fw). Close it and try again.")
     if code == errno.EACCES or "Permission denied" in text:
@@ -106,6 +110,9 @@ def explain_open_error(device: str, exc: BaseException, platform: str | None = N
     if code == errno.ENOENT or "No such file" in text or "FileNotFoundError" in text:
         return (f"Serial port {device} does not exist (any more): is the board connected? Ports come back under "
                 f"another name after some uploads (e.g. {example_ports(platform)}).")
+    if code in (errno.ENOTTY, errno.EISDIR) or "Inappropriate ioctl" in text or "Is a directory" in text:
+        return (f"{device} is not a serial port: give the board's port (e.g. {example_ports(platform)}) or a "
+                "URL such as socket://127.0.0.1:PORT.")
     return f"Cannot open serial port {device}: {text}"
 
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import struct
 import zlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import IntEnum
 
-PROTOCOL_VERSION = 2
+PROTOCOL_VERSION = 3
+ALL_LAYERS = 0xFFFF  # PROBE: runs go through the whole model (as after boot)
 SOF = 0xA5
 MAX_PAYLOAD = 1024
 _HEADER = struct.Struct("<BBH")  # type, seq, len; then the header check, a CRC-8 of these four bytes
@@ -21,6 +22,8 @@ class Msg(IntEnum):
     INFER = 0x10
     ACK = 0x11
     RESULT = 0x12
+    PROBE = 0x13
+    LAYER = 0x14
     LOG = 0x20
     ERROR = 0x21
 
@@ -67,19 +70,24 @@ class FrameParser:
     protects against.
     """
 
-    def __init__(self, unchecked: Iterable[int] = ()) -> None:
+    def __init__(self, unchecked: Iterable[int] = (), on_noise: Callable[[bytes], None] | None = None) -> None:
         self._buf = bytearray()
         self.dropped = 0
         self.unchecked = frozenset(unchecked)
+        self.on_noise = on_noise  # gets the bytes skipped while hunting for a SOF (a monitor shows text)
 
     def feed(self, data: bytes) -> list[Frame]:
         self._buf += data
-        frames = []
+        frames: list[Frame] = []
         while True:
             start = self._buf.find(SOF)
             if start < 0:
+                if self.on_noise and self._buf:
+                    self.on_noise(bytes(self._buf))
                 self._buf.clear()
                 return frames
+            if self.on_noise and start:
+                self.on_noise(bytes(self._buf[:start]))
             del self._buf[:start]
             if len(self._buf) < _HEAD:
                 return frames
@@ -145,24 +153,28 @@ class Info:
     board: str
     runtime: str
     toolkit: str
+    stack_bytes: int = 0  # the stack reserved (protocol 3; 0: unknown)
+    stack_used: int = 0  # its high-water mark since boot (protocol 3; 0: unknown)
+    layers: int = 0  # layers a run can stop after, for PROBE (protocol 3; 0: none)
 
-    _FIXED = struct.Struct("<HH32s7I")
-    _FIXED_V1 = struct.Struct("<HH32s6I")  # read only far enough to name the device's version
+    _FIXED = struct.Struct("<HH32s9IH")
+    # Older versions, read only far enough to name the device's version.
+    _FIXED_OLD = ((1, struct.Struct("<HH32s6I")), (2, struct.Struct("<HH32s7I")))
 
     @classmethod
     def parse(cls, payload: bytes) -> Info:
         (proto,) = struct.unpack_from("<H", payload)
-        if proto < 2:
-            proto, rx_max, sha, *sizes = cls._FIXED_V1.unpack_from(payload)
-            sizes.append(0)
-            pos = cls._FIXED_V1.size
-        else:
-            proto, rx_max, sha, *sizes = cls._FIXED.unpack_from(payload)
-            pos = cls._FIXED.size
+        fixed = dict(cls._FIXED_OLD).get(min(proto, 2), cls._FIXED) if proto < PROTOCOL_VERSION else cls._FIXED
+        proto, rx_max, sha, *sizes = fixed.unpack_from(payload)
+        sizes += [0] * (10 - len(sizes))  # session, stack_bytes, stack_used, layers of older versions: 0
+        pos = fixed.size
         board, pos = _string(payload, pos)
         runtime, pos = _string(payload, pos)
         toolkit, pos = _string(payload, pos)
-        return cls(proto, rx_max, sha.hex(), *sizes, board, runtime, toolkit)
+        (input_bytes, output_bytes, flash_bytes, ram_bytes, arena_bytes, tick_hz, session, stack_bytes, stack_used,
+         layers) = sizes
+        return cls(proto, rx_max, sha.hex(), input_bytes, output_bytes, flash_bytes, ram_bytes, arena_bytes, tick_hz,
+                   session, board, runtime, toolkit, stack_bytes, stack_used, layers)
 
 
 @dataclass(frozen=True)
@@ -192,6 +204,27 @@ class Result:
 
 
 @dataclass(frozen=True)
+class Layer:
+    """The reply to PROBE: the device's layer count, the layer named, its output's size, and a slice of it."""
+
+    session: int
+    layers: int
+    layer: int
+    size: int
+    offset: int
+    data: bytes
+
+    _HEAD = struct.Struct("<IHHII")
+
+    @classmethod
+    def parse(cls, payload: bytes) -> Layer:
+        if len(payload) < cls._HEAD.size:
+            raise ValueError(f"LAYER of {len(payload)} bytes, expected at least {cls._HEAD.size}")
+        session, layers, layer, size, offset = cls._HEAD.unpack_from(payload)
+        return cls(session, layers, layer, size, offset, payload[cls._HEAD.size:])
+
+
+@dataclass(frozen=True)
 class DeviceErrorMsg:
     code: int
     text: str
@@ -215,3 +248,7 @@ def infer_chunk(offset: int, data: bytes) -> bytes:
 
 def hello(session: int) -> bytes:
     return struct.pack("<I", session)
+
+
+def probe(layer: int, offset: int, length: int) -> bytes:
+    return struct.pack("<HIH", layer, offset, length)

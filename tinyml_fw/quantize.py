@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from tinyml_fw.data import Data, check_inputs, load_data, random_data
+from tinyml_fw.data import Data, check_inputs, check_labels, load_data, random_data
 from tinyml_fw.errors import BadInput
 from tinyml_fw.golden import Reference
 from tinyml_fw.modelspec import read_model
@@ -51,6 +51,12 @@ def _input_kind(model: Any) -> str:
     if not path.is_file():
         raise BadInput(f"Model file not found: {path}")
     if path.suffix in (".keras", ".h5"):
+        magic = {".keras": (b"PK\x03\x04", "a zip archive"), ".h5": (b"\x89HDF\r\n\x1a\n", "an HDF5 file")}
+        head, what = magic[path.suffix]
+        with path.open("rb") as fp:  # checked before TensorFlow loads (seconds), whose own message misleads
+            if fp.read(len(head)) != head:
+                raise BadInput(f"{path} is not a Keras model (not {what}): save it with model.save() "
+                               "in Keras, or give a .tflite file or a SavedModel folder.")
         return "keras"
     if path.suffix == ".tflite":
         spec = read_model(path)
@@ -66,8 +72,8 @@ def _load_keras(model: Any):
         return model
     tf = tensorflow()
     try:
-        with quiet_fds():
-            return tf.keras.models.load_model(model)
+        with quiet_fds():  # no training config: a legacy .h5's loss or metrics may not deserialize in Keras 3
+            return tf.keras.models.load_model(model, compile=False)
     except Exception as exc:  # Keras raises many types for a bad file
         raise BadInput(f"{model} could not be loaded as a Keras model: {str(exc).splitlines()[0][:200]}") from None
 
@@ -223,6 +229,8 @@ def quantize(model: Any, data: Data | str | Path | None = None, out_dir: str | P
     except OSError as exc:
         raise BadInput(f"Cannot write to {out}: {exc.strerror or exc}.") from None
     ref = Reference(tflite)
+    if data.y is not None:  # labels that cannot be compared with the outputs: say so, not a wrong score
+        check_labels(data, int(np.prod(ref.output["shape"][1:])))
     quantized = ref.dequantize(ref.run_all(ref.quantize(data.x.reshape(len(data.x), -1))))
     metric, q_score = score(quantized, data.y)
     _, f_score = score(_float_predictions(model, kind, data.x, shape or data.x.shape[1:]), data.y)

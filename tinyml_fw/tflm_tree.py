@@ -62,8 +62,9 @@ def load(path: str | Path) -> TflmTree:
     missing = [d for d in THIRD_PARTY_INCLUDES[:3] if not (root / d).is_dir()]
     if missing:
         raise BadInput(f"{root} lacks {', '.join(missing)}: create_tflm_tree.py copies them; make the tree again.")
-    if any(c.isspace() or c in "\"'\\" for c in str(root)):
-        raise BadInput(f"The TFLM tree's path {root} has spaces or quotes: move it to a plain path.")
+    if any(c.isspace() or c in "\"'\\$`;&|<>()[]{}*?!#" for c in str(root)):  # its sources go through sh (SCons)
+        raise BadInput(f"The TFLM tree's path {root} has spaces, quotes or shell characters: move it to a plain "
+                       "path.")
     cmsis_nn = (root / "third_party/cmsis_nn/Include").is_dir()
     sources = sorted(p for p in (root / "tensorflow").rglob("*") if p.suffix in (".cc", ".cpp", ".c"))
     if cmsis_nn:

@@ -24,11 +24,11 @@ from pathlib import Path
 from typing import Any
 
 from tinyml_fw import boards, protocol
-from tinyml_fw.build import _OFFLINE_MARKERS, offline_message, firmware_of
+from tinyml_fw.build import _OFFLINE_MARKERS, firmware_of, offline_message
 from tinyml_fw.errors import BadInput, DeviceError
 from tinyml_fw.generate import Project
-from tinyml_fw.ports import Lister, check_free, explain_open_error, find_port, wait_for_port
 from tinyml_fw.platformio import run_pio
+from tinyml_fw.ports import Lister, check_free, explain_open_error, find_port, wait_for_port
 
 HELLO_TIMEOUT = 20.0  # from the end of the upload to INFO (USB enumeration, bootloaders, TFLM start-up)
 

@@ -16,7 +16,7 @@
 typedef struct {
   uint8_t type;
   uint8_t head_len;
-  uint8_t head[12];
+  uint8_t head[16];
   const uint8_t *data;
   uint32_t data_len;
 } TfwReply;
@@ -25,6 +25,7 @@ typedef struct {
   TfwFrameParser parser;
   uint32_t received;        /* input bytes held so far */
   uint32_t session;         /* opened by the last HELLO; 0 after boot */
+  uint16_t stop;            /* runs stop after this layer (the last PROBE's); TFW_ALL_LAYERS after boot */
   uint64_t quiet_since;     /* a timer reading taken while no byte was waiting, mid-frame */
   uint8_t quiet;            /* quiet_since is valid: no byte arrived since it was taken */
   uint8_t idle_polls;       /* the timer is read every 256 idle polls only */

@@ -21,6 +21,11 @@ uint64_t tfw_board_ticks(void);
  * Implemented once per core family (cortexm/tfw_memory.c), not per board. */
 uint32_t tfw_board_flash_bytes(void);
 uint32_t tfw_board_ram_bytes(void);
+/* The stack reserved for the program, and the most of it used since boot (its high-water mark: the
+ * start-up code paints the stack, and the first word still painted marks the deepest point reached), in
+ * bytes; 0 when the board cannot tell. */
+uint32_t tfw_board_stack_bytes(void);
+uint32_t tfw_board_stack_used(void);
 
 #ifdef __cplusplus
 }

@@ -268,7 +268,7 @@ TfwStatus tfw_logistic_s16(const TfwLogisticS16Params *p, const int16_t *input, 
       const uint32_t ua = kTfwSigmoidTable[uh], ub = kTfwSigmoidTable[uh + 1];
       result = (ua << 9) + (abs_v & 0x1FFu) * (ub - ua);
     }
-    result = (v >= 0) ? (result + (1u << 9)) : ((1u << 25) - result + (1u << 9) - 1u);
+    result = (v >= 0) ? (result + (1u << 9)) : (((uint32_t)1 << 25) - result + (1u << 9) - 1u);
     output[i] = (int16_t)(result >> 10);
   }
   return TFW_OK;

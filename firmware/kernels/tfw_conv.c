@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 
+#include "tfw_dsp.h"
 #include "tfw_fixedpoint.h"
 #include "tfw_fixedpoint64.h"
 #include "tfw_window.h"
@@ -40,6 +41,12 @@ TfwStatus tfw_conv_s8(const TfwConvParams *p, const int8_t *input, int8_t *outpu
   if (st != TFW_OK) return st;
   if (p->input_offset < -127 || p->input_offset > 128) return TFW_ERR_BAD_ARG;
   if (p->output_offset < -128 || p->output_offset > 127 || p->bias64 != NULL) return TFW_ERR_BAD_ARG;
+#if TFW_FAST_KERNELS
+  if (p->fused_bias != NULL && p->filter_depth == p->input_depth &&
+      p->filter_height * p->filter_width * p->filter_depth <= TFW_CONV_PATCH_MAX) {
+    return tfw_conv_s8_fast(p, input, output);
+  }
+#endif
   {
     const int32_t groups = p->input_depth / p->filter_depth;
     const int32_t filters_per_group = p->output_depth / groups;

@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 
+#include "tfw_dsp.h"
 #include "tfw_fixedpoint.h"
 #include "tfw_fixedpoint64.h"
 #include "tfw_window.h"
@@ -39,6 +40,9 @@ TfwStatus tfw_depthwise_conv_s8(const TfwDepthwiseConvParams *p, const int8_t *i
   if (st != TFW_OK) return st;
   if (p->input_offset < -127 || p->input_offset > 128) return TFW_ERR_BAD_ARG;
   if (p->output_offset < -128 || p->output_offset > 127 || p->bias64 != NULL) return TFW_ERR_BAD_ARG;
+#if TFW_FAST_KERNELS
+  if (p->fused_bias != NULL) return tfw_depthwise_conv_s8_fast(p, input, output);
+#endif
   {
     const size_t out_depth = (size_t)p->input_depth * (size_t)p->depth_multiplier;
     int8_t *out = output;

@@ -30,12 +30,18 @@ typedef struct {
   const int64_t *bias64;  /* s16: [output_depth] or NULL; must be NULL for s8 */
   const int32_t *output_multiplier;  /* [output_depth] */
   const int32_t *output_shift;       /* [output_depth] */
+  /* s8 only, read by the fast kernel alone: bias[oc] + input_offset * (sum of filter oc over its taps),
+   * modulo 2^32, or NULL (then the portable kernel runs on every core). */
+  const int32_t *fused_bias;
 } TfwDepthwiseConvParams;
 
 /* output channel ic * depth_multiplier + m filters input channel ic.
  * Returns TFW_ERR_BAD_ARG for NULL pointers or inconsistent parameters. */
 TfwStatus tfw_depthwise_conv_s8(const TfwDepthwiseConvParams *p, const int8_t *input,
                                 int8_t *output);
+/* The same, fast (tfw_depthwise_conv_dsp.c): tfw_depthwise_conv_s8 calls it when TFW_FAST_KERNELS and its
+ * checks pass. Needs fused_bias (else TFW_ERR_BAD_ARG); checks nothing else. */
+TfwStatus tfw_depthwise_conv_s8_fast(const TfwDepthwiseConvParams *p, const int8_t *input, int8_t *output);
 TfwStatus tfw_depthwise_conv_s16(const TfwDepthwiseConvParams *p, const int16_t *input,
                                  int16_t *output);
 

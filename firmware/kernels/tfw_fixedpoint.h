@@ -10,6 +10,7 @@
 #ifndef TFW_FIXEDPOINT_H
 #define TFW_FIXEDPOINT_H
 
+#include <limits.h>
 #include <stdint.h>
 
 /* floor(x / 2^s) for 0 <= s <= 31, i.e. an arithmetic right shift. */
@@ -137,8 +138,10 @@ static inline int32_t tfw_one_over_one_plus_x_for_x_in_0_1(int32_t a) {
 /* Number of leading zero bits of a 32-bit value (32 for 0). */
 static inline int32_t tfw_clz32(uint32_t v) {
   if (v == 0) return 32;
-#if defined(__GNUC__)
-  return (int32_t)__builtin_clz(v); /* unsigned int is 32-bit on our targets */
+#if defined(__GNUC__) && UINT_MAX >= 0xFFFFFFFFu
+  return (int32_t)__builtin_clz(v);
+#elif defined(__GNUC__)
+  return (int32_t)__builtin_clzl(v); /* 16-bit int (AVR): unsigned long is the 32-bit type */
 #else
   {
     int32_t n = 0;

@@ -4,8 +4,10 @@
 
 #include <stddef.h>
 
+#include "tfw_dsp.h"
 #include "tfw_fixedpoint.h"
 #include "tfw_fixedpoint64.h"
+#include "tfw_flash.h"
 
 /* MultiplyByQuantizedMultiplier is only defined for shifts in [-31, 30]
  * (QuantizeMultiplier never produces less than -31). */
@@ -26,7 +28,7 @@ static TfwStatus tfw_fc_check(const TfwFullyConnectedParams *p, const int8_t *in
   /* TFLM's per-channel kernel ignores the filter zero point (int8 weights are symmetric). */
   if (p->filter_offset != 0) return TFW_ERR_BAD_ARG;
   for (o = 0; o < p->output_depth; ++o) {
-    if (!tfw_shift_ok(p->per_channel_shift[o])) return TFW_ERR_BAD_ARG;
+    if (!tfw_shift_ok(TFW_FLASH_I32(&p->per_channel_shift[o]))) return TFW_ERR_BAD_ARG;
   }
   return TFW_OK;
 }
@@ -36,6 +38,9 @@ TfwStatus tfw_fully_connected_s8(const TfwFullyConnectedParams *p, const int8_t 
   int32_t b, o, d;
   const TfwStatus st = tfw_fc_check(p, input, output);
   if (st != TFW_OK) return st;
+#if TFW_FAST_KERNELS
+  if (p->fused_bias != NULL && p->filter_offset == 0) return tfw_fully_connected_s8_fast(p, input, output);
+#endif
 
   for (b = 0; b < p->batches; ++b) {
     const int8_t *in_row = input + (size_t)b * (size_t)p->accum_depth;
@@ -47,14 +52,14 @@ TfwStatus tfw_fully_connected_s8(const TfwFullyConnectedParams *p, const int8_t 
       uint32_t acc = 0;
       int32_t multiplier, shift, out;
       for (d = 0; d < p->accum_depth; ++d) {
-        const int32_t w = (int32_t)w_row[d] + p->filter_offset;
+        const int32_t w = (int32_t)TFW_FLASH_I8(&w_row[d]) + p->filter_offset;
         const int32_t x = (int32_t)in_row[d] + p->input_offset;
         acc += (uint32_t)(w * x);
       }
-      if (p->bias != NULL) acc += (uint32_t)p->bias[o];
+      if (p->bias != NULL) acc += (uint32_t)TFW_FLASH_I32(&p->bias[o]);
       if (p->per_channel_multiplier != NULL) {
-        multiplier = p->per_channel_multiplier[o];
-        shift = p->per_channel_shift[o];
+        multiplier = TFW_FLASH_I32(&p->per_channel_multiplier[o]);
+        shift = TFW_FLASH_I32(&p->per_channel_shift[o]);
       } else {
         multiplier = p->output_multiplier;
         shift = p->output_shift;
@@ -91,8 +96,9 @@ static TfwStatus tfw_fc16_check(const TfwFullyConnectedParams *p, const int16_t 
   }
   if (p->filter_offset != 0) return TFW_ERR_BAD_ARG;
   for (o = 0; o < p->output_depth; ++o) {
-    if (p->per_channel_multiplier[o] < 0 || p->per_channel_shift[o] < -31 ||
-        p->per_channel_shift[o] > max_shift) {
+    const int32_t multiplier = TFW_FLASH_I32(&p->per_channel_multiplier[o]);
+    const int32_t shift = TFW_FLASH_I32(&p->per_channel_shift[o]);
+    if (multiplier < 0 || shift < -31 || shift > max_shift) {
       return TFW_ERR_BAD_ARG;
     }
   }
@@ -114,23 +120,23 @@ TfwStatus tfw_fully_connected_s16(const TfwFullyConnectedParams *p, const int16_
       uint64_t acc = 0;
       int32_t multiplier, shift, out;
       for (d = 0; d < p->accum_depth; ++d) {
-        const int32_t w = (int32_t)w_row[d] + p->filter_offset;
+        const int32_t w = (int32_t)TFW_FLASH_I8(&w_row[d]) + p->filter_offset;
         const int32_t x = (int32_t)in_row[d] + p->input_offset;
         acc += (uint64_t)(int64_t)(w * x);
       }
       if (p->per_channel_multiplier != NULL) {
-        multiplier = p->per_channel_multiplier[o];
-        shift = p->per_channel_shift[o];
+        multiplier = TFW_FLASH_I32(&p->per_channel_multiplier[o]);
+        shift = TFW_FLASH_I32(&p->per_channel_shift[o]);
       } else {
         multiplier = p->output_multiplier;
         shift = p->output_shift;
       }
       if (p->wide_accum) {
-        if (p->bias64 != NULL) acc += (uint64_t)p->bias64[o];
+        if (p->bias64 != NULL) acc += (uint64_t)TFW_FLASH_I64(&p->bias64[o]);
         out = tfw_multiply_by_quantized_multiplier64((int64_t)acc, multiplier, shift);
       } else {
         uint32_t acc32 = (uint32_t)acc;
-        if (p->bias != NULL) acc32 += (uint32_t)p->bias[o];
+        if (p->bias != NULL) acc32 += (uint32_t)TFW_FLASH_I32(&p->bias[o]);
         out = tfw_multiply_by_quantized_multiplier((int32_t)acc32, multiplier, shift);
       }
       out = tfw_add_wrap32(out, p->output_offset);

@@ -1,7 +1,8 @@
 /* FULLY_CONNECTED, bit-exact with the TFLM reference kernel: int8 (tfw_fully_connected_s8)
  * and 16x8 (tfw_fully_connected_s16: int16 activations, int8 weights).
  * All quantization parameters are precomputed on the host
- * (tinyml_fw/aot/quant.py: fully_connected_params). */
+ * (tinyml_fw/aot/quant.py: fully_connected_params). Every array behind a pointer of the params is read
+ * through tfw_flash.h: the generated model places them in TFW_FLASH (program memory on AVR). */
 #ifndef TFW_FULLY_CONNECTED_H
 #define TFW_FULLY_CONNECTED_H
 
@@ -30,6 +31,9 @@ typedef struct {
   const int64_t *bias64;  /* [output_depth] or NULL, with wide_accum == 1 */
   int32_t wide_accum;     /* 1 = int64 accumulator and bias64 (TFLM's choice for an int64 bias),
                              0 = int32 accumulator and bias */
+  /* s8 only, read by the fast kernel alone: bias[o] + input_offset * sum_d weights[o][d] (modulo 2^32),
+   * or NULL (then the portable kernel runs on every core). */
+  const int32_t *fused_bias;
 } TfwFullyConnectedParams;
 
 /* output[b][o] = clamp(MBQM(sum_d (w[o][d] + filter_offset) * (in[b][d] + input_offset)
@@ -38,6 +42,12 @@ typedef struct {
  * Returns TFW_ERR_BAD_ARG for NULL pointers or out-of-range parameters. */
 TfwStatus tfw_fully_connected_s8(const TfwFullyConnectedParams *p, const int8_t *input,
                                  int8_t *output);
+
+/* The same, fast (tfw_fully_connected_dsp.c, SMLAD on a core with the DSP extension, portable C
+ * elsewhere): tfw_fully_connected_s8 calls it when TFW_FAST_KERNELS and its checks pass. Needs
+ * fused_bias and filter_offset == 0 (else TFW_ERR_BAD_ARG); checks nothing else. */
+TfwStatus tfw_fully_connected_s8_fast(const TfwFullyConnectedParams *p, const int8_t *input,
+                                      int8_t *output);
 
 /* The same sum over int16 inputs, input_offset and output_offset in int16 range, act_min/act_max
  * within [-32768, 32767]; with wide_accum the shifts must lie in [-31, 7] (TFLM's int64

@@ -5,7 +5,8 @@
 
 #include "tfw_window.h"
 
-static TfwStatus tfw_pool_check(const TfwPoolParams *p, const int8_t *input, const int8_t *output) {
+static TfwStatus tfw_pool_check(const TfwPoolParams *p, const void *input, const void *output,
+                                int32_t lo, int32_t hi) {
   if (p == NULL || input == NULL || output == NULL) return TFW_ERR_BAD_ARG;
   if (p->batches <= 0 || p->input_height <= 0 || p->input_width <= 0 || p->depth <= 0 ||
       p->filter_height <= 0 || p->filter_width <= 0 || p->output_height <= 0 ||
@@ -13,40 +14,47 @@ static TfwStatus tfw_pool_check(const TfwPoolParams *p, const int8_t *input, con
       p->pad_top < 0 || p->pad_left < 0) {
     return TFW_ERR_BAD_ARG;
   }
-  if (p->act_min < -128 || p->act_max > 127 || p->act_min > p->act_max) return TFW_ERR_BAD_ARG;
+  if (p->act_min < lo || p->act_max > hi || p->act_min > p->act_max) return TFW_ERR_BAD_ARG;
   return TFW_OK;
 }
 
-/* Reduces one channel of one window (taps [fy0, fy1) x [fx0, fx1)); clears *ok on failure. */
-typedef int32_t (*TfwPoolReduce)(const TfwPoolParams *p, const int8_t *in_batch, int32_t channel,
-                                 int32_t in_y0, int32_t fy0, int32_t fy1, int32_t in_x0,
-                                 int32_t fx0, int32_t fx1, int *ok);
+/* The taps [fy0, fy1) x [fx0, fx1) of one window whose top left input pixel is (in_y0, in_x0). */
+typedef struct {
+  int32_t in_y0, fy0, fy1, in_x0, fx0, fx1;
+} TfwPoolWindow;
 
-/* The loop both pools share: every output pixel and channel, reduced, then clamped. */
-static TfwStatus tfw_pool(const TfwPoolParams *p, const int8_t *input, int8_t *output,
+/* Reduces one channel of one window of a batch's input; clears *ok on failure. */
+typedef int32_t (*TfwPoolReduce)(const TfwPoolParams *p, const void *in_batch, int32_t channel,
+                                 const TfwPoolWindow *w, int *ok);
+
+/* The loop every pool shares: every output pixel and channel, reduced, clamped and stored as an
+ * element of elem bytes (1: int8, 2: int16). */
+static TfwStatus tfw_pool(const TfwPoolParams *p, const void *input, void *output, size_t elem,
                           TfwPoolReduce reduce) {
   int32_t b, oy, ox, c;
-  int8_t *out = output;
-  const TfwStatus st = tfw_pool_check(p, input, output);
-  if (st != TFW_OK) return st;
+  size_t k = 0;
+  const size_t batch_size =
+      (size_t)p->input_height * (size_t)p->input_width * (size_t)p->depth * elem;
   for (b = 0; b < p->batches; ++b) {
-    const int8_t *in_batch =
-        input + (size_t)b * (size_t)p->input_height * (size_t)p->input_width * (size_t)p->depth;
+    const void *in_batch = (const uint8_t *)input + (size_t)b * batch_size;
     for (oy = 0; oy < p->output_height; ++oy) {
-      const int32_t in_y0 = oy * p->stride_height - p->pad_top;
-      int32_t fy0, fy1;
-      tfw_window_taps(in_y0, 1, p->input_height, p->filter_height, &fy0, &fy1);
+      TfwPoolWindow w;
+      w.in_y0 = oy * p->stride_height - p->pad_top;
+      tfw_window_taps(w.in_y0, 1, p->input_height, p->filter_height, &w.fy0, &w.fy1);
       for (ox = 0; ox < p->output_width; ++ox) {
-        const int32_t in_x0 = ox * p->stride_width - p->pad_left;
-        int32_t fx0, fx1;
-        tfw_window_taps(in_x0, 1, p->input_width, p->filter_width, &fx0, &fx1);
-        for (c = 0; c < p->depth; ++c) {
+        w.in_x0 = ox * p->stride_width - p->pad_left;
+        tfw_window_taps(w.in_x0, 1, p->input_width, p->filter_width, &w.fx0, &w.fx1);
+        for (c = 0; c < p->depth; ++c, ++k) {
           int ok = 1;
-          int32_t v = reduce(p, in_batch, c, in_y0, fy0, fy1, in_x0, fx0, fx1, &ok);
+          int32_t v = reduce(p, in_batch, c, &w, &ok);
           if (!ok) return TFW_ERR_BAD_ARG;
           if (v < p->act_min) v = p->act_min;
           if (v > p->act_max) v = p->act_max;
-          *out++ = (int8_t)v;
+          if (elem == 2) {
+            ((int16_t *)output)[k] = (int16_t)v;
+          } else {
+            ((int8_t *)output)[k] = (int8_t)v;
+          }
         }
       }
     }
@@ -54,34 +62,64 @@ static TfwStatus tfw_pool(const TfwPoolParams *p, const int8_t *input, int8_t *o
   return TFW_OK;
 }
 
-static int32_t tfw_pool_average(const TfwPoolParams *p, const int8_t *in_batch, int32_t channel,
-                                int32_t in_y0, int32_t fy0, int32_t fy1, int32_t in_x0,
-                                int32_t fx0, int32_t fx1, int *ok) {
-  int32_t fy, fx, acc = 0;
-  const int32_t count = (fy1 - fy0) * (fx1 - fx0);
+/* Offset of the input row a window's tap row fy reads (in_y0 + fy >= 0 for taps inside). */
+static size_t tfw_pool_row(const TfwPoolParams *p, const TfwPoolWindow *w, int32_t fy) {
+  return (size_t)(w->in_y0 + fy) * (size_t)p->input_width * (size_t)p->depth;
+}
+
+/* The mean of acc over count taps, rounded half away from zero (C99 division truncates toward
+ * zero, as C++'s does); an empty window is a failure, as in TFLM. */
+static int32_t tfw_pool_divide(int32_t acc, int32_t count, int *ok) {
   if (count <= 0) {
     *ok = 0;
     return 0;
   }
-  for (fy = fy0; fy < fy1; ++fy) {
-    const int8_t *row = in_batch + ((size_t)(in_y0 + fy) * (size_t)p->input_width) * (size_t)p->depth;
-    for (fx = fx0; fx < fx1; ++fx) {
-      acc += row[(size_t)(in_x0 + fx) * (size_t)p->depth + (size_t)channel];
-    }
-  }
-  /* Rounded half away from zero; C99 division truncates toward zero, as C++'s does. */
   return (acc > 0) ? (acc + count / 2) / count : (acc - count / 2) / count;
 }
 
-static int32_t tfw_pool_max(const TfwPoolParams *p, const int8_t *in_batch, int32_t channel,
-                            int32_t in_y0, int32_t fy0, int32_t fy1, int32_t in_x0, int32_t fx0,
-                            int32_t fx1, int *ok) {
-  int32_t fy, fx, best = -128; /* TFLM starts from the lowest int8, even for an empty window */
+static int32_t tfw_pool_average8(const TfwPoolParams *p, const void *in_batch, int32_t channel,
+                                 const TfwPoolWindow *w, int *ok) {
+  int32_t fy, fx, acc = 0;
+  for (fy = w->fy0; fy < w->fy1; ++fy) {
+    const int8_t *row = (const int8_t *)in_batch + tfw_pool_row(p, w, fy) + (size_t)channel;
+    for (fx = w->fx0; fx < w->fx1; ++fx) acc += row[(size_t)(w->in_x0 + fx) * (size_t)p->depth];
+  }
+  return tfw_pool_divide(acc, (w->fy1 - w->fy0) * (w->fx1 - w->fx0), ok);
+}
+
+static int32_t tfw_pool_average16(const TfwPoolParams *p, const void *in_batch, int32_t channel,
+                                  const TfwPoolWindow *w, int *ok) {
+  int32_t fy, fx, acc = 0;
+  for (fy = w->fy0; fy < w->fy1; ++fy) {
+    const int16_t *row = (const int16_t *)in_batch + tfw_pool_row(p, w, fy) + (size_t)channel;
+    for (fx = w->fx0; fx < w->fx1; ++fx) acc += row[(size_t)(w->in_x0 + fx) * (size_t)p->depth];
+  }
+  return tfw_pool_divide(acc, (w->fy1 - w->fy0) * (w->fx1 - w->fx0), ok);
+}
+
+/* TFLM starts the maximum from the type's lowest value, even for an empty window. */
+static int32_t tfw_pool_max8(const TfwPoolParams *p, const void *in_batch, int32_t channel,
+                             const TfwPoolWindow *w, int *ok) {
+  int32_t fy, fx, best = -128;
   (void)ok;
-  for (fy = fy0; fy < fy1; ++fy) {
-    const int8_t *row = in_batch + ((size_t)(in_y0 + fy) * (size_t)p->input_width) * (size_t)p->depth;
-    for (fx = fx0; fx < fx1; ++fx) {
-      const int32_t v = row[(size_t)(in_x0 + fx) * (size_t)p->depth + (size_t)channel];
+  for (fy = w->fy0; fy < w->fy1; ++fy) {
+    const int8_t *row = (const int8_t *)in_batch + tfw_pool_row(p, w, fy) + (size_t)channel;
+    for (fx = w->fx0; fx < w->fx1; ++fx) {
+      const int32_t v = row[(size_t)(w->in_x0 + fx) * (size_t)p->depth];
+      if (v > best) best = v;
+    }
+  }
+  return best;
+}
+
+static int32_t tfw_pool_max16(const TfwPoolParams *p, const void *in_batch, int32_t channel,
+                              const TfwPoolWindow *w, int *ok) {
+  int32_t fy, fx, best = -32768;
+  (void)ok;
+  for (fy = w->fy0; fy < w->fy1; ++fy) {
+    const int16_t *row = (const int16_t *)in_batch + tfw_pool_row(p, w, fy) + (size_t)channel;
+    for (fx = w->fx0; fx < w->fx1; ++fx) {
+      const int32_t v = row[(size_t)(w->in_x0 + fx) * (size_t)p->depth];
       if (v > best) best = v;
     }
   }
@@ -89,9 +127,21 @@ static int32_t tfw_pool_max(const TfwPoolParams *p, const int8_t *in_batch, int3
 }
 
 TfwStatus tfw_average_pool_s8(const TfwPoolParams *p, const int8_t *input, int8_t *output) {
-  return tfw_pool(p, input, output, tfw_pool_average);
+  const TfwStatus st = tfw_pool_check(p, input, output, -128, 127);
+  return (st != TFW_OK) ? st : tfw_pool(p, input, output, 1, tfw_pool_average8);
 }
 
 TfwStatus tfw_max_pool_s8(const TfwPoolParams *p, const int8_t *input, int8_t *output) {
-  return tfw_pool(p, input, output, tfw_pool_max);
+  const TfwStatus st = tfw_pool_check(p, input, output, -128, 127);
+  return (st != TFW_OK) ? st : tfw_pool(p, input, output, 1, tfw_pool_max8);
+}
+
+TfwStatus tfw_average_pool_s16(const TfwPoolParams *p, const int16_t *input, int16_t *output) {
+  const TfwStatus st = tfw_pool_check(p, input, output, -32768, 32767);
+  return (st != TFW_OK) ? st : tfw_pool(p, input, output, 2, tfw_pool_average16);
+}
+
+TfwStatus tfw_max_pool_s16(const TfwPoolParams *p, const int16_t *input, int16_t *output) {
+  const TfwStatus st = tfw_pool_check(p, input, output, -32768, 32767);
+  return (st != TFW_OK) ? st : tfw_pool(p, input, output, 2, tfw_pool_max16);
 }

@@ -1,4 +1,4 @@
-/* AVERAGE_POOL_2D and MAX_POOL_2D, int8 NHWC, bit-exact with TFLM's
+/* AVERAGE_POOL_2D and MAX_POOL_2D, int8 and int16 NHWC, bit-exact with TFLM's
  * reference_integer_ops::AveragePool / MaxPool. Input and output share scale and zero point
  * (TFLM requires it), so there is no requantization: the average is rounded half away from
  * zero over the window's taps inside the image, then clamped. Geometry comes from the host
@@ -15,7 +15,7 @@ extern "C" {
 #endif
 
 typedef struct {
-  int32_t act_min, act_max;  /* fused activation clamp, within [-128, 127] */
+  int32_t act_min, act_max;  /* fused activation clamp, within the element type's range */
   int32_t batches;
   int32_t input_height, input_width, depth;
   int32_t filter_height, filter_width;
@@ -28,6 +28,8 @@ typedef struct {
  * window with no tap inside the image (TFLM fails the same way). */
 TfwStatus tfw_average_pool_s8(const TfwPoolParams *p, const int8_t *input, int8_t *output);
 TfwStatus tfw_max_pool_s8(const TfwPoolParams *p, const int8_t *input, int8_t *output);
+TfwStatus tfw_average_pool_s16(const TfwPoolParams *p, const int16_t *input, int16_t *output);
+TfwStatus tfw_max_pool_s16(const TfwPoolParams *p, const int16_t *input, int16_t *output);
 
 #ifdef __cplusplus
 }

@@ -7,7 +7,7 @@
 
 #include "tfw_status.h"
 
-#define TFW_PROTOCOL_VERSION 2
+#define TFW_PROTOCOL_VERSION 3
 #define TFW_FRAME_SOF 0xA5u
 #define TFW_MAX_PAYLOAD 1024u
 
@@ -17,6 +17,8 @@ enum {
   TFW_MSG_INFER = 0x10,
   TFW_MSG_ACK = 0x11,
   TFW_MSG_RESULT = 0x12,
+  TFW_MSG_PROBE = 0x13,
+  TFW_MSG_LAYER = 0x14,
   TFW_MSG_LOG = 0x20,
   TFW_MSG_ERROR = 0x21,
 };

@@ -18,9 +18,13 @@ def _const(arr, ctype):
     return None if arr is None else Const(ctype, np.asarray(arr))
 
 
-def run_fully_connected(kernels, qparams: dict, weights, bias, inputs) -> np.ndarray:
-    """Run tfw_fully_connected_s8 on inputs [..., accum_depth] (one call, every row a batch);
+def run_fully_connected(kernels, qparams: dict, weights, bias, inputs,
+                        kernel: str = "tfw_fully_connected_s8") -> np.ndarray:
+    """Run tfw_fully_connected_s8 (or `kernel`, e.g. the fast tfw_fully_connected_s8_fast, with the
+    emulated DSP instructions on the host) on inputs [..., accum_depth] (one call, every row a batch);
     returns [..., output_depth]."""
+    from tinyml_fw.aot.ops.fully_connected import fused_bias
+
     weights = np.ascontiguousarray(weights, dtype=np.int8)
     out_depth, accum = weights.shape
     x = np.ascontiguousarray(inputs, dtype=np.int8).reshape(-1, accum)
@@ -33,26 +37,33 @@ def run_fully_connected(kernels, qparams: dict, weights, bias, inputs) -> np.nda
         "per_channel_multiplier": _const(qparams["per_channel_multiplier"], "int32_t"),
         "per_channel_shift": _const(qparams["per_channel_shift"], "int32_t"),
         "bias64": None, "wide_accum": 0,
+        "fused_bias": (Const("int32_t", fused_bias(weights, bias, qparams["input_offset"]))
+                       if qparams["filter_offset"] == 0 else None),
     }
-    call = Call("tfw_fully_connected_s8", "TfwFullyConnectedParams", "tfw_fully_connected.h", fields, (0, 1),
+    call = Call(kernel, "TfwFullyConnectedParams", "tfw_fully_connected.h", fields, (0, 1),
                 ("int8_t", "int8_t"))
     out = np.zeros((x.shape[0], out_depth), dtype=np.int8)
     status = kernels.call(call, [x], out)
-    assert status == 0, f"tfw_fully_connected_s8 returned {status}"
+    assert status == 0, f"{kernel} returned {status}"
     return out.reshape(*np.shape(inputs)[:-1], out_depth)
 
 
-def run_softmax(kernels, sparams: dict, inputs) -> np.ndarray:
-    """Run tfw_softmax_s8 over the last axis of inputs."""
+def run_softmax(kernels, sparams: dict, inputs, kernel: str = "tfw_softmax_s8") -> np.ndarray:
+    """Run tfw_softmax_s8 (or `kernel`, e.g. tfw_softmax_s8_fast with its generated exp table) over the
+    last axis of inputs."""
+    from tinyml_fw.aot.fixedpoint import softmax_exp_table
+
     x = np.ascontiguousarray(inputs, dtype=np.int8)
     depth = x.shape[-1]
     flat = x.reshape(-1, depth)
+    table = softmax_exp_table(sparams["input_multiplier"], sparams["input_left_shift"], sparams["diff_min"])
     fields = {"input_multiplier": sparams["input_multiplier"], "input_left_shift": sparams["input_left_shift"],
-              "diff_min": sparams["diff_min"], "outer_size": flat.shape[0], "depth": depth}
-    call = Call("tfw_softmax_s8", "TfwSoftmaxParams", "tfw_softmax.h", fields, (0, 1), ("int8_t", "int8_t"))
+              "diff_min": sparams["diff_min"], "outer_size": flat.shape[0], "depth": depth,
+              "exp_table": Const("int32_t", np.array(table, np.int32))}
+    call = Call(kernel, "TfwSoftmaxParams", "tfw_softmax.h", fields, (0, 1), ("int8_t", "int8_t"))
     out = np.zeros_like(flat)
     status = kernels.call(call, [flat], out)
-    assert status == 0, f"tfw_softmax_s8 returned {status}"
+    assert status == 0, f"{kernel} returned {status}"
     return out.reshape(x.shape)
 
 

@@ -183,3 +183,44 @@ def shared() -> Kernels:
         atexit.register(shutil.rmtree, outdir, True)
         _SHARED["k"] = Kernels(Path(outdir))
     return _SHARED["k"]
+
+
+# ---- the fast (DSP) kernels on the host -------------------------------------------------------------
+
+CONV_PATCH_MAX = int(re.search(r"#define TFW_CONV_PATCH_MAX (\d+)", (KERNEL_DIR / "tfw_conv.h").read_text()).group(1))
+
+
+def takes_fast(call: Call) -> bool:
+    """Whether a DSP core's build runs `call` on the fast kernel (the dispatch in the portable kernel's
+    file, after its checks)."""
+    f = call.fields
+    if call.kernel == "tfw_fully_connected_s8":
+        return f.get("fused_bias") is not None and f["filter_offset"] == 0
+    if call.kernel == "tfw_conv_s8":
+        return (f.get("fused_bias") is not None and f["filter_depth"] == f["input_depth"]
+                and f["filter_height"] * f["filter_width"] * f["filter_depth"] <= CONV_PATCH_MAX)
+    if call.kernel == "tfw_depthwise_conv_s8":
+        return f.get("fused_bias") is not None
+    if call.kernel == "tfw_softmax_s8":
+        return f.get("exp_table") is not None
+    return False
+
+
+class FastKernels:
+    """The kernels as a DSP core's build runs them: calls the fast variant (`<kernel>_fast`, its DSP
+    instructions emulated in C on the host) wherever the dispatch would; counts those calls in `fast_calls`."""
+
+    def __init__(self, kernels: Kernels):
+        self.kernels = kernels
+        self.fast_calls = 0
+
+    def __getattr__(self, name):
+        return getattr(self.kernels, name)
+
+    def call(self, call: Call, operands: list, output: np.ndarray) -> int:
+        import dataclasses
+
+        if takes_fast(call):
+            self.fast_calls += 1
+            call = dataclasses.replace(call, kernel=call.kernel + "_fast")
+        return self.kernels.call(call, operands, output)

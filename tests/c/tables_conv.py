@@ -1,5 +1,5 @@
-"""The op tables of the convolution family and its neighbours: CONV_2D and DEPTHWISE_CONV_2D (int8 and
-16x8), 16x8 FULLY_CONNECTED, AVERAGE_POOL_2D, MAX_POOL_2D, PAD and MEAN. Each parameter set is a small
+"""The op tables of the convolution family and its neighbours: CONV_2D, DEPTHWISE_CONV_2D,
+AVERAGE_POOL_2D, MAX_POOL_2D and MEAN (int8 and 16x8), 16x8 FULLY_CONNECTED, and PAD. Each parameter set is a small
 Keras model (tf.keras, Input(batch_size=...)), or a tf.function for PAD and MEAN, converted to
 full-integer int8 or 16x8 and patched where Keras cannot express a feature; op_table.py runs them."""
 
@@ -11,7 +11,7 @@ BUILDER_VERSION = 3  # bump when models built from the same parameters change
 VECTORS = 64  # input vectors per case: the extremes, then random ones (see inputs)
 
 TABLES = ("CONV_2D", "CONV_2D_16x8", "DEPTHWISE_CONV_2D", "DEPTHWISE_CONV_2D_16x8", "FULLY_CONNECTED_16x8",
-          "AVERAGE_POOL_2D", "MAX_POOL_2D", "PAD", "MEAN")
+          "AVERAGE_POOL_2D", "MAX_POOL_2D", "AVERAGE_POOL_2D_16x8", "MAX_POOL_2D_16x8", "PAD", "MEAN", "MEAN_16x8")
 OPS = {"CONV_2D", "DEPTHWISE_CONV_2D", "AVERAGE_POOL_2D", "MAX_POOL_2D", "PAD", "PADV2", "MEAN", "FULLY_CONNECTED"}
 
 # ---- parameter sets ------------------------------------------------------------------------------
@@ -134,8 +134,8 @@ def _fc16_cases() -> list[dict]:
     return cases
 
 
-def _pool_cases(kind: str) -> list[dict]:
-    base = dict(kind=kind, mode="int8", shape=(8, 8, 3), pool=(2, 2), strides=(2, 2), padding="VALID",
+def _pool_cases(kind: str, mode: str = "int8") -> list[dict]:
+    base = dict(kind=kind, mode=mode, shape=(8, 8, 3), pool=(2, 2), strides=(2, 2), padding="VALID",
                 act="NONE", rep="normal", patch=())
     picked = [
         dict(tag="p2-s2-valid"), dict(tag="p2-s2-same-odd", shape=(9, 7, 2), padding="SAME"),
@@ -158,8 +158,11 @@ def _pool_cases(kind: str) -> list[dict]:
         dict(tag="p2-s1-valid", strides=(1, 1), shape=(5, 5, 3)),
         dict(tag="p4x1-s2x1-same", pool=(4, 1), strides=(2, 1), padding="SAME", shape=(9, 3, 2)),
     ]
+    if mode == "16x8":  # zero points are 0 (pos/neg data move the scale instead); wide data, many taps
+        picked += [dict(tag="wide-inputs", rep="wide", pool=(3, 3), strides=(1, 1), padding="SAME"),
+                   dict(tag="p7-s1-same-many-taps", pool=(7, 7), strides=(1, 1), padding="SAME", shape=(9, 9, 2))]
     cases = [{**base, **p} for p in picked]
-    rng = np.random.default_rng(606 if kind == "avgpool" else 707)
+    rng = np.random.default_rng((606 if kind == "avgpool" else 707) + (50 if mode == "16x8" else 0))
     while len(cases) < len(picked) + 4:
         k = (int(rng.integers(1, 5)), int(rng.integers(1, 5)))
         s = (int(rng.integers(1, 4)), int(rng.integers(1, 4)))
@@ -204,8 +207,8 @@ def _pad_cases() -> list[dict]:
     return cases
 
 
-def _mean_cases() -> list[dict]:
-    base = dict(kind="mean", mode="int8", shape=(6, 6, 4), axes=(1, 2), keepdims=False, rep="normal", patch=())
+def _mean_cases(mode: str = "int8") -> list[dict]:
+    base = dict(kind="mean", mode=mode, shape=(6, 6, 4), axes=(1, 2), keepdims=False, rep="normal", patch=())
     picked = [
         dict(tag="gap"), dict(tag="gap-keepdims", keepdims=True),
         dict(tag="gap-7x5", shape=(7, 5, 3)), dict(tag="gap-1x1", shape=(1, 1, 8)),
@@ -221,7 +224,7 @@ def _mean_cases() -> list[dict]:
         dict(tag="count-prime", shape=(7, 11, 2)), dict(tag="rep-small", rep="small"),
     ]
     cases = [{**base, **p} for p in picked]
-    rng = np.random.default_rng(909)
+    rng = np.random.default_rng(909 if mode == "int8" else 919)
     while len(cases) < len(picked) + 4:
         shape = tuple(int(v) for v in rng.integers(1, 9, size=3))
         cases.append({**base, "tag": f"rand-{'x'.join(map(str, shape))}", "shape": shape,
@@ -235,7 +238,10 @@ def parameter_sets(table: str) -> list[dict]:
         "DEPTHWISE_CONV_2D": lambda: _depthwise_cases("int8"),
         "DEPTHWISE_CONV_2D_16x8": lambda: _depthwise_cases("16x8"),
         "FULLY_CONNECTED_16x8": _fc16_cases, "AVERAGE_POOL_2D": lambda: _pool_cases("avgpool"),
-        "MAX_POOL_2D": lambda: _pool_cases("maxpool"), "PAD": _pad_cases, "MEAN": _mean_cases,
+        "MAX_POOL_2D": lambda: _pool_cases("maxpool"),
+        "AVERAGE_POOL_2D_16x8": lambda: _pool_cases("avgpool", "16x8"),
+        "MAX_POOL_2D_16x8": lambda: _pool_cases("maxpool", "16x8"), "PAD": _pad_cases, "MEAN": _mean_cases,
+        "MEAN_16x8": lambda: _mean_cases("16x8"),
     }[table]()
 
 

@@ -16,7 +16,7 @@ VECTORS = 24  # input vectors per case (extremes included)
 
 TABLES = ("ADD", "SUB", "MUL", "ADD_16x8", "SUB_16x8", "MUL_16x8",
           "RELU", "RELU6", "LEAKY_RELU", "LOGISTIC", "TANH", "HARD_SWISH",
-          "RELU_16x8", "RELU6_16x8", "LEAKY_RELU_16x8", "LOGISTIC_16x8", "TANH_16x8",
+          "RELU_16x8", "RELU6_16x8", "LEAKY_RELU_16x8", "LOGISTIC_16x8", "TANH_16x8", "SOFTMAX_16x8",
           "CONCATENATION", "CONCATENATION_16x8", "STRIDED_SLICE", "SQUEEZE", "QUANTIZE", "DEQUANTIZE")
 CASES_PER_TABLE = 20
 
@@ -112,6 +112,27 @@ def _unary_cases(op: str, mode: str) -> list[dict]:
             tag += "-patched"
         p["tag"] = tag
         out.append(p)
+    return out
+
+
+def _softmax_cases() -> list[dict]:
+    """int16 SOFTMAX: rows of 1 to 2,000 values, one or several rows, input scales from the representative
+    data and patched ones (shifts from -10 to 17: past 15 the scaled difference wraps, as in TFLM's
+    32-bit arithmetic; and a multiplier flushed to 0), and beta."""
+    shapes = [(1, 10), (1, 2), (3, 7), (2, 4, 5), (1, 100), (8, 16), (4, 64), (1, 2000), (2, 3, 2, 6), (1, 1)]
+    patches = {4: [("set_scale", "in0", 1.0)], 5: [("set_scale", "in0", 4.0)],
+               6: [("set_scale", "in0", 20.0)], 7: [("set_scale", "in0", 1e-7)],
+               8: [("set_scale", "in0", 1e-14)], 10: [("beta", "op", 0.5)], 11: [("beta", "op", 2.0)],
+               12: [("beta", "op", 0.1), ("set_scale", "in0", 0.01)], 13: [("set_scale", "in0", 2.0 ** -10)],
+               14: [("beta", "op", 3.0), ("set_scale", "in0", 0.7)]}
+    out = []
+    for i in range(22):
+        shape = shapes[i % len(shapes)]
+        rep = ("normal", "wide", "tiny", "huge", "offset", "pos", "neg")[i % 7]
+        patch = patches.get(i, [])
+        tag = f"{'x'.join(map(str, shape))}-{rep}" + "".join(f"-{w}{v:g}" for w, _, v in patch)
+        out.append(dict(tag=tag, kind="softmax", op="SOFTMAX", mode="16x8", inputs=[shape], consts=[], flags="",
+                        act="NONE", reps=[rep], patch=patch))
     return out
 
 
@@ -225,6 +246,8 @@ def parameter_sets(table: str) -> list[dict]:
         return _unary_cases(base, mode)
     if base == "CONCATENATION":
         return _concat_cases(mode)
+    if base == "SOFTMAX":
+        return _softmax_cases()
     return {"STRIDED_SLICE": _slice_cases, "SQUEEZE": _squeeze_cases, "QUANTIZE": _quantize_cases,
             "DEQUANTIZE": _dequantize_cases}[base]()
 
@@ -265,6 +288,8 @@ def _function(tf, p, rng):
         return {"RELU": tf.nn.relu, "RELU6": tf.nn.relu6, "LEAKY_RELU": lambda x: tf.nn.leaky_relu(x, alpha),
                 "LOGISTIC": tf.math.sigmoid, "TANH": tf.math.tanh,
                 "HARD_SWISH": lambda x: x * tf.nn.relu6(x + 3.0) / 6.0}[op]
+    if p["kind"] == "softmax":
+        return lambda x: tf.nn.softmax(x, axis=-1)
     if p["kind"] == "concat":
         shapes = p["all_shapes"]
         fixed = {k: tf.constant(rng.normal(0.0, 1.0, shapes[k]).astype(np.float32)) for k in p["const_at"]}
@@ -356,6 +381,9 @@ def _edit(model, p) -> None:
     if p["act"] == "RELU_N1_TO_1":
         main.builtinOptions.fusedActivationFunction = ACT_CODES["RELU_N1_TO_1"]
     for what, role, value in p["patch"]:
+        if what == "beta":
+            main.builtinOptions.beta = float(value)
+            continue
         t = graph.tensors[main.outputs[0] if role == "out" else main.inputs[int(role[2:])]]
         if what == "scale":
             t.quantization.scale = [float(np.float32(s * value)) for s in t.quantization.scale]
@@ -381,6 +409,8 @@ def _int_vectors(rng, t, n: int) -> np.ndarray:
     rows = [ramp, rng.permutation(np.resize(every, size)), np.full(size, info.min), np.full(size, info.max),
             np.full(size, zp), np.where(np.arange(size) % 2 == 0, info.max, info.min)]
     rows += [zp + rng.integers(-4, 5, size) for _ in range(2)]
+    if dtype == np.int16:  # around the zero point at several magnitudes (SOFTMAX's unsaturated range)
+        rows += [zp + np.round(rng.normal(0.0, 2.0 ** k, size)) for k in (4, 8, 11, 13)]
     rows += [rng.integers(info.min, int(info.max) + 1, size) for _ in range(max(0, n - len(rows)))]
     return np.clip(np.stack(rows), info.min, info.max).astype(dtype).reshape(len(rows), *shape)
 

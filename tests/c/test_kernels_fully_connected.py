@@ -20,6 +20,7 @@ CONFIGS = [
     (37, 3, "relu", 3, True, 5),  # batch 3
     (5, 1, None, 1, True, 6),     # one output channel
 ]
+FAST = "tfw_fully_connected_s8_fast"
 IDS = [f"{c[0]}x{c[1]}-{c[2]}-b{c[3]}{'' if c[4] else '-nobias'}" for c in CONFIGS]
 
 
@@ -45,6 +46,8 @@ def check_fc_model(kernels, model_bytes, seed):
     golden = h.tflm_run(model_bytes, x)
     got = h.run_fully_connected(kernels, qp, weights, bias, x)
     np.testing.assert_array_equal(got, golden)
+    fast = h.run_fully_connected(kernels, qp, weights, bias, x, kernel=FAST)  # the DSP cores' kernel
+    np.testing.assert_array_equal(fast, golden)
     np.testing.assert_array_equal(h.fc_reference(qp, weights, bias, x).reshape(golden.shape),
                                   golden)
     return op, qp
@@ -181,3 +184,28 @@ def test_tflm_hello_world_model(kernels):
         qp, weights, bias = h.fc_setup(op)
         y = h.run_fully_connected(kernels, qp, weights, bias, y)
     np.testing.assert_array_equal(y, h.tflm_run(model, x))
+
+
+@pytest.mark.parametrize("per_channel", [True, False], ids=["per_channel", "per_tensor"])
+def test_fast_kernel_matches_portable_on_every_shape(kernels, per_channel):
+    """The DSP cores' tfw_fully_connected_s8_fast (SMLAD and SXTB16 emulated in C on the host) against
+    the portable kernel: every depth 1..19 (the 4-wide steps and each tail), 1..9 outputs (the 4-row
+    blocks and each leftover row), batches, extreme offsets, weights and inputs at -128/127, accumulators
+    that wrap modulo 2^32, bias or none."""
+    rng = np.random.default_rng(11)
+    for depth in range(1, 20):
+        for rows in (1, 3, 4, 5, 8, 9):
+            batches = int(rng.integers(1, 4))
+            w = rng.integers(-128, 128, (rows, depth), dtype=np.int8)
+            w[0, :] = -128
+            bias = None if depth % 3 == 0 else rng.integers(-2**31, 2**31, rows, dtype=np.int64).astype(np.int32)
+            x = rng.integers(-128, 128, (batches, depth), dtype=np.int8)
+            x[0, : depth // 2] = 127
+            qp = quant.fully_connected_params(0.05, int(rng.integers(-128, 128)), list(rng.uniform(0.001, 0.02, rows))
+                                              if per_channel else [0.01], float(rng.choice([0.0004, 0.07])), int(rng.integers(-128, 128)),
+                                              "RELU" if depth % 2 else "NONE")
+            if depth in (7, 8):
+                qp = dict(qp, input_offset=128 if depth == 7 else -127)
+            want = h.run_fully_connected(kernels, qp, w, bias, x)
+            got = h.run_fully_connected(kernels, qp, w, bias, x, kernel=FAST)
+            np.testing.assert_array_equal(got, want, err_msg=f"depth {depth} rows {rows}")

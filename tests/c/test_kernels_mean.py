@@ -1,4 +1,5 @@
-"""MEAN (int8; GlobalAveragePooling2D and other contiguous axis runs) against the TFLM interpreter."""
+"""MEAN (int8 and int16; GlobalAveragePooling2D and other contiguous axis runs) against the TFLM
+interpreter."""
 
 import pytest
 
@@ -9,13 +10,13 @@ from tinyml_fw.aot import quant
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning", "ignore::DeprecationWarning")
 
 
-@pytest.mark.parametrize("case", table_params("MEAN"))
+@pytest.mark.parametrize("case", table_params("MEAN", "MEAN_16x8"))
 def test_mean_matches_tflm(case, kernels, op_table_cache):
     check_case(case, kernels, op_table_cache)
 
 
 def test_table_is_big_enough():
-    assert len(op_table.cases("MEAN")) >= 20
+    assert len(op_table.cases("MEAN")) >= 20 and len(op_table.cases("MEAN_16x8")) >= 20
 
 
 def test_mean_multiplier_folds_in_the_count():

@@ -35,6 +35,8 @@ int tfw_board_getc(void) { return -1; }
 uint64_t tfw_board_ticks(void) { return g_ticks; }
 uint32_t tfw_board_flash_bytes(void) { return 4096u; }
 uint32_t tfw_board_ram_bytes(void) { return 1024u; }
+uint32_t tfw_board_stack_bytes(void) { return 512u; }
+uint32_t tfw_board_stack_used(void) { return 128u; }
 
 int fake_model(const uint8_t *input, uint8_t *output) {
   if (input[0] == 0x7Fu && input[1] == 0x80u) return -1;
@@ -55,6 +57,21 @@ TfwStatus tfw_model_invoke(void) {
   if (fake_model((const uint8_t *)g_arena, out) != 0) return TFW_ERR_MODEL;
   memcpy(g_arena, out, sizeof out); /* overwrites the start of the input */
   return TFW_OK;
+}
+
+/* Two layers: layer 0 leaves the input as it is (its output is the whole arena), layer 1 is the model. */
+uint16_t tfw_model_layer_count(void) { return FAKE_LAYERS; }
+TfwStatus tfw_model_invoke_until(uint16_t last) {
+  if (last == 0) {
+    ++g_invokes;
+    return TFW_OK;
+  }
+  return tfw_model_invoke();
+}
+const int8_t *tfw_model_layer_output(uint16_t layer, uint32_t *bytes) {
+  if (layer >= FAKE_LAYERS) return NULL;
+  *bytes = layer == 0 ? FAKE_INPUT_BYTES : FAKE_OUTPUT_BYTES;
+  return g_arena;
 }
 
 void harness_reset(void) {

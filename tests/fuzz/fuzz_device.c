@@ -59,6 +59,8 @@ static uint8_t ref_crc8(const uint8_t *p, size_t n) {
   return (uint8_t)c;
 }
 
+static uint32_t le16(const uint8_t *p) { return (uint32_t)p[0] | ((uint32_t)p[1] << 8); }
+
 static uint32_t le32(const uint8_t *p) {
   return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
 }
@@ -110,7 +112,8 @@ static int ref_next(const uint8_t *s, size_t n, size_t *pos, uint16_t cap, int c
 
 typedef struct {
   uint32_t session, received;
-  uint8_t input[FAKE_INPUT_BYTES];
+  uint32_t stop; /* the layer the last PROBE named: 0xFFFF (whole model) after boot */
+  uint8_t input[FAKE_INPUT_BYTES]; /* the fake model's memory: the input, its start overwritten by outputs */
   int has_last;
   uint8_t last_type, last_seq;
   uint16_t last_len;
@@ -140,7 +143,38 @@ static void expect_request_reply(Model *m, const Event *req, const Event *reply)
       CHECK(reply->type == TFW_MSG_INFO && reply->len >= 64, "HELLO answered with 0x%02x", reply->type);
       CHECK(reply->payload[0] == TFW_PROTOCOL_VERSION && reply->payload[1] == 0, "INFO version");
       CHECK(le32(reply->payload + 60) == m->session, "INFO session");
+      CHECK(le32(reply->payload + 64) == 512u && le32(reply->payload + 68) == 128u, "INFO stack");
+      CHECK(le16(reply->payload + 72) == FAKE_LAYERS, "INFO layers");
       return;
+    case TFW_MSG_PROBE: {
+      if (req->len != 8) {
+        expect_error(reply, kBadArg);
+        return;
+      }
+      const uint32_t layer = le16(req->payload), offset = le32(req->payload + 2), want = le16(req->payload + 6);
+      uint32_t size = 0;
+      if (layer == 0) size = FAKE_INPUT_BYTES;
+      else if (layer == 1) size = FAKE_OUTPUT_BYTES;
+      else if (layer != 0xFFFFu) {
+        expect_error(reply, kBadArg);
+        return;
+      }
+      if (offset > size) {
+        expect_error(reply, kBadArg);
+        return;
+      }
+      uint32_t n = size - offset;
+      if (n > want) n = want;
+      if (n > TFW_MAX_PAYLOAD - 16u) n = TFW_MAX_PAYLOAD - 16u;
+      m->stop = layer;
+      CHECK(reply->type == TFW_MSG_LAYER && reply->len == 16 + n, "PROBE answered with 0x%02x of %u bytes",
+            reply->type, reply->len);
+      CHECK(le32(reply->payload) == m->session && le16(reply->payload + 4) == FAKE_LAYERS &&
+                le16(reply->payload + 6) == layer && le32(reply->payload + 8) == size &&
+                le32(reply->payload + 12) == offset, "LAYER fields");
+      CHECK(n == 0 || memcmp(reply->payload + 16, m->input + offset, n) == 0, "LAYER data");
+      return;
+    }
     case TFW_MSG_INFER: {
       if (req->len < 4) {
         expect_error(reply, kBadArg);
@@ -161,6 +195,12 @@ static void expect_request_reply(Model *m, const Event *req, const Event *reply)
         return;
       }
       m->received = 0;
+      if (m->stop == 0) { /* stopped after layer 0: a RESULT without output */
+        CHECK(reply->type == TFW_MSG_RESULT && reply->len == 12, "a stopped run answered with 0x%02x of %u bytes",
+              reply->type, reply->len);
+        CHECK(le32(reply->payload) == m->session, "RESULT session");
+        return;
+      }
       uint8_t out[FAKE_OUTPUT_BYTES];
       if (fake_model(m->input, out) != 0) {
         expect_error(reply, kModel);
@@ -170,6 +210,7 @@ static void expect_request_reply(Model *m, const Event *req, const Event *reply)
             "not RESULT", reply->type);
       CHECK(le32(reply->payload) == m->session, "RESULT session");
       CHECK(memcmp(reply->payload + 12, out, FAKE_OUTPUT_BYTES) == 0, "RESULT output");
+      memcpy(m->input, out, FAKE_OUTPUT_BYTES); /* the output overwrites the start of the input */
       return;
     }
     default:
@@ -255,6 +296,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
   Model m;
   memset(&m, 0, sizeof m);
+  m.stop = 0xFFFFu;
   size_t in_pos = 0;
   Event req;
   while (ref_next(g_stream, g_stream_len, &in_pos, TFW_RX_MAX, 1, &req)) {

@@ -44,7 +44,7 @@ def build(out: Path) -> Path:
 
 def _records(*frames: tuple[int, int, bytes]) -> bytes:
     """The fuzzer's structured mode: records of (type selector, seq, length, payload)."""
-    selector = {Msg.HELLO: 0, Msg.INFER: 1}
+    selector = {Msg.HELLO: 0, Msg.INFER: 1}  # other types: selector (type << 2) | 3
     out = b"\x01"
     for type_, seq, payload in frames:
         code = 255 if len(payload) == RX_MAX else min(len(payload), 254)  # 255: RX_MAX bytes
@@ -88,6 +88,12 @@ def seeds() -> dict[str, bytes]:
         "corrupt_crc": b"\x00" + bytes(corrupt) + protocol.encode(*hello),
         "too_long": b"\x00" + protocol.encode(Msg.INFER, 2, bytes(RX_MAX + 1)) + protocol.encode(*hello),
         "cut_off": raw([hello]) + protocol.encode(*vector[0])[:40],
+        "probe": raw([hello, (Msg.PROBE, 2, protocol.probe(0, 0, 0)), *_vector(3, data),
+                      (Msg.PROBE, 6, protocol.probe(0, 0, 1000)), (Msg.PROBE, 7, protocol.probe(0, 590, 64)),
+                      (Msg.PROBE, 8, protocol.probe(1, 0, 64)), (Msg.PROBE, 9, protocol.probe(0xFFFF, 0, 0)),
+                      *_vector(10, data), (Msg.PROBE, 13, protocol.probe(1, 0, 64))]),
+        "probe_errors": raw([(Msg.PROBE, 1, b"\x00"), (Msg.PROBE, 2, protocol.probe(2, 0, 1)),
+                             (Msg.PROBE, 3, protocol.probe(1, 11, 1)), (Msg.PROBE, 4, protocol.probe(0xFFFF, 1, 1))]),
         "structured": _records(hello, *vector, vector[-1]),
         "structured_errors": _records((Msg.INFER, 1, b""), (0x30, 2, b"x"), (Msg.HELLO, 3, b"\x00" * 4)),
     }

@@ -29,9 +29,10 @@ class Refusal(ValueError):
 class Const:
     """A constant array behind a pointer field, emitted as <model>_l<op>_<name or field>."""
 
-    ctype: str  # int8_t, int32_t, int64_t
+    ctype: str  # int8_t, int16_t, int32_t, int64_t
     values: np.ndarray
     name: str | None = None
+    flash: bool = False  # the kernel reads it through tfw_flash.h (TFW_FLASH: program memory on AVR)
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,7 @@ def c_field(value) -> str:
     if isinstance(value, (tuple, list)):
         return "{" + ", ".join(str(int(v)) for v in value) + "}"
     if isinstance(value, (float, np.floating)):
-        return c_float(value)
+        return c_float(float(value))
     return str(int(value))
 
 
@@ -110,14 +111,6 @@ def activation_dtype(lw: Lowering, op: OpSpec, x: TensorSpec, y: TensorSpec, wei
         return "INT16"
     need_int8(lw, op, [x, y, *weights])
     return "INT8"
-
-
-def need_int8_only(lw: Lowering, op: OpSpec, tensors: list[TensorSpec]) -> None:
-    """need_int8, with a clearer refusal for the int16 tensors of a 16x8 model."""
-    if any(t.dtype == "INT16" for t in tensors):
-        raise lw.refuse(op, f"int16 {op.op} is not supported: the AOT engine runs 16x8 models' CONV_2D, "
-                            "DEPTHWISE_CONV_2D, FULLY_CONNECTED and PAD; convert this model to int8.")
-    need_int8(lw, op, tensors)
 
 
 def check_fused_activation(lw: Lowering, op: OpSpec) -> str:
@@ -185,14 +178,14 @@ def emit(lw: Lowering, op: OpSpec, call: Call) -> None:
         if may_overwrite(lw, op, call.args[pos], dst):
             lw.alias[dst] = call.args[pos]
             break
-    fields = {}
+    fields: dict[str, object] = {}
     for key, value in call.fields.items():
         if isinstance(value, Const):
-            fields[key] = lw.array(f"l{op.index}_{value.name or key}", value.ctype, value.values)
+            fields[key] = lw.array(f"l{op.index}_{value.name or key}", value.ctype, value.values, value.flash)
         else:
             fields[key] = c_field(value)
     args = []
-    for i, (a, ctype) in enumerate(zip(call.args, call.ctypes)):
+    for i, (a, ctype) in enumerate(zip(call.args, call.ctypes, strict=True)):
         out = i == len(call.args) - 1
         if isinstance(a, tuple):
             args.append(Operands(-1, "void", True, tuple(_operand(lw, t, ctype, False) for t in a)))

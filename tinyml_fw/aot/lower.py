@@ -23,6 +23,7 @@ class CArray:
     name: str
     ctype: str
     values: tuple[int, ...]
+    flash: bool = False  # its kernel reads it through tfw_flash.h: TFW_FLASH (program memory on AVR)
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,12 @@ class Step:
     fields: tuple[tuple[str, str], ...]  # (struct field, C expression)
     args: tuple[str, ...]  # C expressions of the operands after the params, in the kernel's order
     comment: str
+    # The layer this step is (per-layer inspection, docs/protocol.md PROBE): its op, the op's output tensor,
+    # and where that output sits in the arena right after the step.
+    op_index: int = -1
+    output_tensor: int = -1
+    output_offset: int = 0
+    output_bytes: int = 0
 
 
 @dataclass(frozen=True)
@@ -77,9 +84,12 @@ class Arena:
 class Lowering:
     """What op lowerings build on: the model, named constant arrays, steps, and storage aliases."""
 
-    def __init__(self, spec: ModelSpec, name: str) -> None:
+    def __init__(self, spec: ModelSpec, name: str, fast_kernels: bool = True) -> None:
         self.spec = spec
         self.name = name
+        # Emit the fast kernels' generate-time data (folded biases, tables): only read on the cores that
+        # compile the fast kernels (the board's tinyml.fast_kernels), flash wasted elsewhere.
+        self.fast_kernels = fast_kernels
         self.arrays: list[CArray] = []
         self.steps: list[tuple[Step, tuple]] = []
         self.headers: list[str] = []
@@ -94,10 +104,11 @@ class Lowering:
     def tensor(self, t: int) -> TensorSpec:
         return self.spec.tensors[t]
 
-    def array(self, suffix: str, ctype: str, values) -> str:
-        """Adds a `static const` array named <model>_<suffix>; returns its name."""
+    def array(self, suffix: str, ctype: str, values, flash: bool = False) -> str:
+        """Adds a `static const` array named <model>_<suffix>; returns its name. `flash`: the kernel reads
+        it through tfw_flash.h, so it may live in program memory (PROGMEM on AVR)."""
         name = f"{self.name}_{suffix}"
-        self.arrays.append(CArray(name, ctype, tuple(int(v) for v in np.asarray(values).reshape(-1))))
+        self.arrays.append(CArray(name, ctype, tuple(int(v) for v in np.asarray(values).reshape(-1)), flash))
         return name
 
     def reads(self, t: int, ctype: str = "int8_t") -> Arena:
@@ -114,7 +125,7 @@ class Lowering:
         if args is None:
             args = (self.reads(op.inputs[0]), self.writes(op.outputs[0]))
         step = Step(kernel, params_type, f"{self.name}_l{op.index}", tuple((k, str(v)) for k, v in fields.items()),
-                    (), c_comment(self.spec.layer_name(op)))
+                    (), c_comment(self.spec.layer_name(op)), op_index=op.index)
         self.steps.append((step, tuple(args)))
 
     def refuse(self, op: OpSpec, why: str) -> BadInput:
@@ -150,8 +161,9 @@ def _plan_memory(lw: Lowering) -> tuple[dict[int, int], int, int, list[Buffer]]:
     return offsets, total, liveness_floor(buffers), buffers
 
 
-def lower(spec: ModelSpec, name: str) -> AotPlan:
-    """Lowers every op, or refuses the model naming the first op (and layer) it cannot run."""
+def lower(spec: ModelSpec, name: str, fast_kernels: bool = True) -> AotPlan:
+    """Lowers every op, or refuses the model naming the first op (and layer) it cannot run. fast_kernels:
+    emit the data the fast (DSP) kernels read (the board's tinyml.fast_kernels)."""
     from tinyml_fw.aot.ops import LOWERINGS
 
     if len(spec.inputs) != 1 or len(spec.outputs) != 1:
@@ -161,7 +173,7 @@ def lower(spec: ModelSpec, name: str) -> AotPlan:
         if any(d < 1 for d in t.shape):
             raise BadInput(f"Tensor '{t.name}' has a dynamic shape {list(t.shape)}: convert with fixed shapes "
                            "(batch size 1).")
-    lw = Lowering(spec, c_identifier(name))
+    lw = Lowering(spec, c_identifier(name), fast_kernels)
     for op in spec.ops:
         lowering = LOWERINGS.get(op.op)
         if lowering is None:
@@ -171,9 +183,12 @@ def lower(spec: ModelSpec, name: str) -> AotPlan:
     offsets, total, floor, buffers = _plan_memory(lw)
     rows = tuple(TensorPlan(b.key, spec.tensors[b.key].name, offsets[b.key], b.size, b.first, b.last)
                  for b in buffers)
-    steps = tuple(Step(s.kernel, s.params_type, s.params_name, s.fields,
-                       tuple(a.expr(offsets) if isinstance(a, Arena) else str(a) for a in args), s.comment)
-                  for s, args in lw.steps)
+    steps = []
+    for s, args in lw.steps:
+        out = spec.ops[s.op_index].outputs[0]
+        steps.append(Step(s.kernel, s.params_type, s.params_name, s.fields,
+                          tuple(a.expr(offsets) if isinstance(a, Arena) else str(a) for a in args), s.comment,
+                          s.op_index, out, offsets[lw.storage(out)], spec.tensors[out].nbytes))
     x, y = lw.storage(spec.inputs[0]), lw.storage(spec.outputs[0])
     return AotPlan(lw.name, spec.sha256, total, floor, offsets[x], spec.tensors[x].nbytes,
-                   offsets[y], spec.tensors[y].nbytes, tuple(lw.headers), tuple(lw.arrays), steps, rows)
+                   offsets[y], spec.tensors[y].nbytes, tuple(lw.headers), tuple(lw.arrays), tuple(steps), rows)

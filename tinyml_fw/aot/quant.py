@@ -11,6 +11,7 @@ float32 for per-tensor FULLY_CONNECTED, but the PyPI build multiplies in double
 """
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -102,7 +103,7 @@ def fully_connected_params(input_scale, input_zp, filter_scales, output_scale, o
         raise ValueError("filter_scales is empty")
     in_s, out_s = _f32(input_scale), _f32(output_scale)
     act_min, act_max = activation_range(activation, out_s, int(output_zp))
-    params = {
+    params: dict[str, Any] = {
         "input_offset": -int(input_zp),
         "filter_offset": 0,
         "output_offset": int(output_zp),
@@ -141,6 +142,75 @@ def softmax_params(input_scale, beta: float = 1.0) -> dict:
         raise ValueError("negative softmax left shift")
     radius = math.floor(1.0 * ((1 << kbits) - 1) * (1 << (31 - kbits)) / (1 << left_shift))
     return {"input_multiplier": mult, "input_left_shift": left_shift, "diff_min": -radius}
+
+
+
+# ---- int16 SOFTMAX -------------------------------------------------------------------------------
+
+SOFTMAX_S16_LUT_SIZE = 513  # 512 segments of 128 int16 steps, and the end point
+
+
+def softmax_s16_params(input_scale, beta: float = 1.0) -> dict:
+    """int16 SOFTMAX Prepare: the multiplier and shift that map a difference to the row max onto the
+    exp table's input, scaled so that [-65535, 0] covers [-10, 0] (exp(-10) is taken as nothing)."""
+    mult, shift = quantize_multiplier(_f32(input_scale) * _f32(beta) / (10.0 / 65535.0))
+    _check_shift(shift)
+    return {"input_multiplier": mult, "input_shift": shift}
+
+
+def _round_f32(x: np.float32) -> np.float32:
+    """roundf: nearest integer, ties away from zero, of a float32 (exact: no float addition)."""
+    v = float(x)
+    r = math.floor(abs(v))
+    if abs(v) - r >= 0.5:
+        r += 1
+    return np.float32(math.copysign(r, v))
+
+
+def _lut16(fn, in_scale: float | np.float32, in_zp: int, out_scale: float | np.float32, out_zp: int) -> list[int]:
+    """TFLM's int16 table for fn (LUTPopulate<int16_t> over float32): 512 samples of fn over the int16
+    input range, each lowered by half the error linear interpolation makes at the segment's midpoint,
+    and the end point; every operation in float32, in TFLM's order."""
+    f32 = np.float32
+    in_scale, out_scale = f32(in_scale), f32(out_scale)
+    input_min = in_scale * f32(-32768 - in_zp)
+    input_max = in_scale * f32(32767 - in_zp)
+    output_min = out_scale * f32(-32768 - out_zp)
+    output_max = out_scale * f32(32767 - out_zp)
+    steps = SOFTMAX_S16_LUT_SIZE - 1
+    step = (input_max - input_min) / f32(steps)
+    half_step = step / f32(2)
+    inv = f32(65536) / (output_max - output_min)
+    lo, hi = f32(-32768), f32(32767)
+    lut = []
+    for i in range(steps):
+        x = input_min + f32(i) * step
+        val, mid, nxt = fn(x), fn(x + half_step), fn(input_min + f32(i + 1) * step)
+        sample = _round_f32(val * inv)
+        interpolated = _round_f32((nxt * inv + sample) / f32(2))
+        bias = _round_f32((interpolated - _round_f32(mid * inv)) / f32(2))
+        lut.append(int(min(max(sample - bias, lo), hi)))
+    lut.append(int(min(max(_round_f32(fn(input_max) * inv), lo), hi)))
+    return lut
+
+
+def _expf(x: np.float32) -> np.float32:
+    """expf of a float32: the correctly rounded value, as the C library gives it."""
+    return np.float32(math.exp(float(x)))
+
+
+def _recipf(x: np.float32) -> np.float32:
+    return np.float32(1) / (np.float32(1) + x)
+
+
+def softmax_s16_tables() -> tuple[list[int], list[int]]:
+    """The two tables of int16 SOFTMAX, the same for every model: exp(x) on [-10, 0] (input zero point
+    32767) and 1 / (1 + x) on [0, 1] (input zero point -32768), both output in steps of 2/65535."""
+    span = np.float32(65535)  # int16 max - min, as a float32
+    out_scale = np.float32(2) / span
+    exp_lut = _lut16(_expf, np.float32(10) / span, 32767, out_scale, 0)
+    recip_lut = _lut16(_recipf, np.float32(1) / span, -32768, out_scale, 0)
+    return exp_lut, recip_lut
 
 
 # ---- convolution family (conv, depthwise conv, pooling, mean) ---------------------------------

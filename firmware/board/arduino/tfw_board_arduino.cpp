@@ -58,8 +58,9 @@ int tfw_board_getc(void) {
   return Serial.available() > 0 ? Serial.read() : -1;
 }
 
-/* micros() wraps every 2^32 us (71 minutes); the protocol reads the timer often enough to see each wrap. */
-uint64_t tfw_board_ticks(void) {
+/* micros() wraps every 2^32 us (71 minutes); the protocol reads the timer often enough to see each wrap.
+ * Weak: a board folder with an exact cycle counter replaces it (firmware/board/avr). */
+__attribute__((weak)) uint64_t tfw_board_ticks(void) {
   static uint32_t last;
   static uint64_t high;
   const uint32_t now = (uint32_t)micros();
@@ -73,3 +74,8 @@ uint64_t tfw_board_ticks(void) {
 uint32_t tfw_board_flash_bytes(void) { return 0; }
 
 uint32_t tfw_board_ram_bytes(void) { return 0; }
+
+/* The Arduino cores' start-up code does not paint the stack: unknown. */
+uint32_t tfw_board_stack_bytes(void) { return 0; }
+
+uint32_t tfw_board_stack_used(void) { return 0; }

@@ -4,7 +4,11 @@
  * static constructors, call main) and the few newlib system calls a bare-metal
  * program needs (heap, console output). Uses the symbols of the linker script
  * that the tinyml-arm platform generates: _estack, _sidata, _sdata, _edata,
- * _sbss, _ebss, __heap_start, __heap_end.
+ * _sbss, _ebss, __heap_start, __heap_end, __stack_limit.
+ *
+ * The stack is painted at reset (every word below the stack pointer, down to
+ * __stack_limit, set to TFW_STACK_PAINT) so that tfw_memory.c can measure how
+ * deep it has ever been.
  *
  * Build with -nostartfiles; link this file as an object (src/ or a library with
  * lib_archive = no), not from an archive, or the linker may leave it out. */
@@ -15,6 +19,7 @@
 #include <sys/stat.h>
 
 #include "tfw_board.h"
+#include "tfw_stack.h"
 
 #ifndef TFW_NUM_IRQS
 #define TFW_NUM_IRQS 32 /* external interrupt lines given a vector */
@@ -29,6 +34,7 @@ extern uint32_t _sbss[];
 extern uint32_t _ebss[];
 extern uint8_t __heap_start[];
 extern uint8_t __heap_end[];
+extern uint32_t __stack_limit[];
 
 /* ---- elsewhere -------------------------------------------------------------- */
 int main(void);
@@ -93,7 +99,18 @@ void Default_Handler(void) {
 /* Weak hook: a board that runs SysTick defines its own SysTick_Handler. */
 __attribute__((weak)) void SysTick_Handler(void) {}
 
+/* Every stack word below the current stack pointer gets the paint; nothing lives there yet (no interrupt
+ * is enabled before main), and this function's own frame is above the stack pointer it reads. */
+static void paint_stack(void) {
+  uint32_t *sp;
+  __asm volatile("mov %0, sp" : "=r"(sp));
+  for (uint32_t *p = __stack_limit; p < sp; ++p) {
+    *p = TFW_STACK_PAINT;
+  }
+}
+
 void Reset_Handler(void) {
+  paint_stack();
 #if !defined(__ARM_ARCH_6M__)
   TFW_SCB_VTOR = (uint32_t)(uintptr_t)tfw_vectors;
 #endif

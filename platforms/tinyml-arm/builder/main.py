@@ -93,6 +93,31 @@ else:
     machine_flags += ["-mfloat-abi=soft"]
 
 project_dir = env.subst("$PROJECT_DIR")
+build_dir = env.subst("$BUILD_DIR")
+# SCons runs every command through `sh -c` and only wraps an argument holding a space in plain double quotes:
+# a project folder with a quote, `$`, a backtick or `;` in its name would break the command or run part of
+# it. So no path of the project is ever put on a command line: paths are relative to the project folder
+# (the commands' working directory) and the one flag that needs the absolute folder sits in a response file.
+rel_build_dir = os.path.relpath(build_dir, project_dir)
+
+
+def _response_file(name, flags):
+    """Writes `flags` into BUILD_DIR/name for GCC's @file, every ASCII punctuation and space escaped."""
+    def quote(flag):
+        return "".join("\\" + c if ord(c) < 128 and not (c.isalnum() or c in "_-./=") else c for c in flag)
+
+    text = "\n".join(quote(flag) for flag in flags) + "\n"
+    path = os.path.join(build_dir, name)
+    old = None
+    if os.path.isfile(path):
+        with open(path, encoding="utf-8") as fp:
+            old = fp.read()
+    if old != text:
+        os.makedirs(build_dir, exist_ok=True)
+        with open(path, "w", encoding="utf-8") as fp:
+            fp.write(text)
+    return "@" + os.path.join(rel_build_dir, name)
+
 
 env.Append(
     ASFLAGS=machine_flags,
@@ -106,7 +131,7 @@ env.Append(
         # SCons's signature ($( $)): the same source and flags in another project then share one
         # object in a build cache (build_cache_dir), which makes TFLM compile once, not once per project.
         "$(",
-        "-ffile-prefix-map=%s=." % project_dir,
+        _response_file("prefix-map.rsp", ["-ffile-prefix-map=%s=." % project_dir]),
         "$)",
     ],
     CXXFLAGS=[
@@ -125,7 +150,7 @@ env.Append(
         "-specs=nosys.specs",
         "-Wl,--gc-sections",
         "-Wl,--no-warn-rwx-segments",
-        "-Wl,-Map=%s" % os.path.join("$BUILD_DIR", "${PROGNAME}.map"),
+        "-Wl,-Map=%s" % os.path.join(rel_build_dir, env.subst("${PROGNAME}.map")),
     ],
 )
 
@@ -285,7 +310,7 @@ def _generate_ldscript():
 generated_ldscript = None
 if not board.get("build.ldscript", ""):
     generated_ldscript = _generate_ldscript()
-    env.Replace(LDSCRIPT_PATH=generated_ldscript)
+    env.Replace(LDSCRIPT_PATH=os.path.relpath(generated_ldscript, project_dir))
 
 # --------------------------------------------------------------------- targets
 

@@ -19,8 +19,8 @@ def plan_concatenation(spec: ModelSpec, op: OpSpec, lw=None) -> Call | None:
     is known at generate time, as in shape arithmetic)."""
     xs = [spec.tensors[i] for i in op.inputs]
     y = spec.tensors[op.outputs[0]]
-    values = [known(lw, spec, t) for t in op.inputs] if lw is not None else [None]
-    if all(v is not None for v in values) and op.activation == "NONE":
+    values = [v for v in (known(lw, spec, t) for t in op.inputs) if v is not None] if lw is not None else []
+    if lw is not None and len(values) == len(op.inputs) and op.activation == "NONE":
         axis = int(op.options.get("axis", 0))
         lw.folded[op.outputs[0]] = np.concatenate(values, axis=axis).reshape(y.shape)
         return None

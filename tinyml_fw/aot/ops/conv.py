@@ -6,9 +6,18 @@ from __future__ import annotations
 import numpy as np
 
 from tinyml_fw.aot import quant
-from tinyml_fw.aot.call import (BIAS_INT32, Call, Const, activation_dtype, check_fused_activation, lowering,
-                                optional_input, padding_name)
+from tinyml_fw.aot.call import (
+    BIAS_INT32,
+    Call,
+    Const,
+    activation_dtype,
+    check_fused_activation,
+    lowering,
+    optional_input,
+    padding_name,
+)
 from tinyml_fw.aot.lower import Lowering
+from tinyml_fw.aot.ops.fully_connected import fused_bias
 from tinyml_fw.modelspec import ModelSpec, OpSpec, TensorSpec
 
 
@@ -57,7 +66,7 @@ def conv_weights(lw: Lowering, op: OpSpec, x: TensorSpec, w: TensorSpec, y: Tens
                             "take symmetric weights (zero point 0), as the converter makes them.")
     if int16 and (x.zero_points[0] != 0 or y.zero_points[0] != 0):
         raise lw.refuse(op, "16x8 convolutions need int16 zero points 0 (TFLM ignores them).")
-    fields = {"bias": None, "bias64": None}
+    fields: dict = {"bias": None, "bias64": None}
     wide = False
     if int16:
         # TFLM: an int64 accumulator unless the bias (or, without one, quantizedBiasType) is int32.
@@ -108,6 +117,10 @@ def plan_conv(spec: ModelSpec, op: OpSpec, lw: Lowering) -> Call:
         "weights": Const("int8_t", w.array()), "bias": q["bias"], "bias64": q["bias64"],
         "output_multiplier": Const("int32_t", np.array(q["output_multiplier"])),
         "output_shift": Const("int32_t", np.array(q["output_shift"])),
+        # The fast kernel's folded input offset (read on DSP cores only; 4 bytes of flash per filter).
+        "fused_bias": None if int16 or fdepth != in_depth or not lw.fast_kernels else Const(
+            "int32_t", fused_bias(w.array(), None if bias is None else bias.array(), -x.zero_points[0]),
+            flash=True),
     }
     suffix, ctype = ("s16", "int16_t") if int16 else ("s8", "int8_t")
     return Call(f"tfw_conv_{suffix}", "TfwConvParams", "tfw_conv.h", fields, (op.inputs[0], op.outputs[0]),

@@ -8,6 +8,7 @@ import numpy as np
 from tinyml_fw.aot.call import Call, Const, activation_dtype, lowering, optional_input
 from tinyml_fw.aot.lower import Lowering
 from tinyml_fw.aot.ops.conv import conv_weights, window
+from tinyml_fw.aot.ops.fully_connected import fused_bias
 from tinyml_fw.modelspec import ModelSpec, OpSpec
 
 
@@ -41,6 +42,11 @@ def plan_depthwise_conv(spec: ModelSpec, op: OpSpec, lw: Lowering) -> Call:
         "weights": Const("int8_t", w.array()), "bias": q["bias"], "bias64": q["bias64"],
         "output_multiplier": Const("int32_t", np.array(q["output_multiplier"])),
         "output_shift": Const("int32_t", np.array(q["output_shift"])),
+        # The fast kernel's folded input offset (read on DSP cores only; 4 bytes of flash per channel):
+        # the filter of channel oc is weights[..., oc].
+        "fused_bias": None if int16 or not lw.fast_kernels else Const("int32_t", fused_bias(
+            np.asarray(w.array()).reshape(-1, out_depth).T, None if bias is None else bias.array(),
+            -x.zero_points[0]), flash=True),
     }
     suffix, ctype = ("s16", "int16_t") if int16 else ("s8", "int8_t")
     return Call(f"tfw_depthwise_conv_{suffix}", "TfwDepthwiseConvParams", "tfw_depthwise_conv.h", fields,

@@ -30,7 +30,7 @@ def broadcast_loops(out_shape, shape1, shape2) -> dict:
         s1 = 0 if (a == 1 and o != 1) else acc[1]
         s2 = 0 if (b == 1 and o != 1) else acc[2]
 
-        def fuses(stride, expected, inner):
+        def fuses(stride, expected, inner, o=o):
             return o == 1 or (stride == 0 if inner == 0 else stride == expected)
 
         if loops and fuses(s1, acc[1], loops[-1][1]) and fuses(s2, acc[2], loops[-1][2]):
@@ -54,8 +54,8 @@ def _full_shape(shape, out_shape) -> bool:
 
 def _fold_int32(lw, op: OpSpec, y) -> bool:
     """Shape arithmetic (int32 values known at generate time) is evaluated here, not run."""
-    values = [known(lw, lw.spec, t) for t in op.inputs[:2]]
-    if y.dtype != "INT32" or any(v is None for v in values) or op.activation != "NONE":
+    values = [v for v in (known(lw, lw.spec, t) for t in op.inputs[:2]) if v is not None]
+    if y.dtype != "INT32" or len(values) != 2 or op.activation != "NONE":
         return False
     a, b = (v.astype(np.int64) for v in values)
     result = {"ADD": a + b, "SUB": a - b, "MUL": a * b}[op.op]

@@ -1,10 +1,22 @@
 """FULLY_CONNECTED with per-tensor or per-channel weights: int8, and 16x8 (int16 activations, int8
 weights, int32 or int64 bias) (firmware/kernels/tfw_fully_connected.c)."""
 
+import numpy as np
+
 from tinyml_fw.aot import quant
 from tinyml_fw.aot.call import BIAS_INT32, Call, Const, activation_dtype, lowering, optional_input
 from tinyml_fw.aot.lower import Lowering, need_int8
 from tinyml_fw.modelspec import ModelSpec, OpSpec
+
+
+def fused_bias(weights: np.ndarray, bias: np.ndarray | None, input_offset: int) -> np.ndarray:
+    """bias[o] + input_offset * sum of weights[o] (every axis but the first), modulo 2^32 as int32: the
+    fast kernels' accumulator start, which leaves raw int8 products in their inner loop. Exact, since
+    the kernels sum modulo 2^32 too."""
+    w = np.asarray(weights, dtype=np.int64).reshape(len(weights), -1)
+    b = np.zeros(len(w), np.int64) if bias is None else np.asarray(bias, dtype=np.int64).reshape(-1)
+    total = (b + int(input_offset) * w.sum(axis=1)) & 0xFFFFFFFF
+    return total.astype(np.uint32).view(np.int32)
 
 
 def plan_fully_connected(spec: ModelSpec, op: OpSpec, lw: Lowering) -> Call:
@@ -43,17 +55,22 @@ def plan_fully_connected(spec: ModelSpec, op: OpSpec, lw: Lowering) -> Call:
         "input_offset": p["input_offset"], "filter_offset": p["filter_offset"],
         "output_offset": p["output_offset"], "act_min": p["act_min"], "act_max": p["act_max"],
         "accum_depth": accum_depth, "output_depth": output_depth, "batches": x.size // accum_depth,
-        "weights": Const("int8_t", w.array()),
-        "bias": Const("int32_t", bias.array()) if bias is not None and not wide else None,
+        "weights": Const("int8_t", w.array(), flash=True),
+        "bias": Const("int32_t", bias.array(), flash=True) if bias is not None and not wide else None,
         "output_multiplier": p["output_multiplier"], "output_shift": p["output_shift"],
-        "per_channel_multiplier": None if pcm is None else Const("int32_t", pcm, mult),
-        "per_channel_shift": None if pcs is None else Const("int32_t", pcs, shift),
+        "per_channel_multiplier": None if pcm is None else Const("int32_t", pcm, mult, flash=True),
+        "per_channel_shift": None if pcs is None else Const("int32_t", pcs, shift, flash=True),
     }
     if not int16:
+        # The fast kernel's folded offsets (read on DSP cores only; 4 bytes of flash per output).
+        fields["fused_bias"] = (Const("int32_t", fused_bias(w.array(), None if bias is None else bias.array(),
+                                                            p["input_offset"]), flash=True)
+                                if p["filter_offset"] == 0 and lw.fast_kernels else None)
         return Call("tfw_fully_connected_s8", "TfwFullyConnectedParams", "tfw_fully_connected.h", fields,
                     (op.inputs[0], op.outputs[0]), ("int8_t", "int8_t"))
-    fields["bias64"] = Const("int64_t", bias.array()) if bias is not None and wide else None
+    fields["bias64"] = Const("int64_t", bias.array(), flash=True) if bias is not None and wide else None
     fields["wide_accum"] = int(wide)
+    fields["fused_bias"] = None
     return Call("tfw_fully_connected_s16", "TfwFullyConnectedParams", "tfw_fully_connected.h", fields,
                 (op.inputs[0], op.outputs[0]), ("int16_t", "int16_t"))
 

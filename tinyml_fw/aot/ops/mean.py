@@ -1,19 +1,19 @@
-"""MEAN, int8, over any contiguous run of axes (the converter's GlobalAveragePooling2D is MEAN over
-axes 1 and 2), keep_dims either way (firmware/kernels/tfw_mean.c)."""
+"""MEAN, int8 and int16 (16x8 models), over any contiguous run of axes (the converter's
+GlobalAveragePooling2D is MEAN over axes 1 and 2), keep_dims either way (firmware/kernels/tfw_mean.c)."""
 
 from __future__ import annotations
 
 import math
 
 from tinyml_fw.aot import quant
-from tinyml_fw.aot.call import Call, lowering, need_int8_only
+from tinyml_fw.aot.call import CTYPES, SUFFIX, Call, activation_dtype, lowering
 from tinyml_fw.aot.lower import Lowering
 from tinyml_fw.modelspec import ModelSpec, OpSpec
 
 
 def plan_mean(spec: ModelSpec, op: OpSpec, lw: Lowering) -> Call:
     x, axis, y = lw.tensor(op.inputs[0]), lw.tensor(op.inputs[1]), lw.tensor(op.outputs[0])
-    need_int8_only(lw, op, [x, y])
+    dtype = activation_dtype(lw, op, x, y)
     if not axis.is_constant or axis.dtype != "INT32":
         raise lw.refuse(op, f"axis '{axis.name}' must be a constant INT32 tensor.")
     rank = len(x.shape)
@@ -40,8 +40,8 @@ def plan_mean(spec: ModelSpec, op: OpSpec, lw: Lowering) -> Call:
     fields = {"outer": outer, "reduced": reduced, "inner": inner,
               "input_zero_point": x.zero_points[0], "output_zero_point": y.zero_points[0],
               "multiplier": multiplier, "shift": shift}
-    return Call("tfw_mean_s8", "TfwMeanParams", "tfw_mean.h", fields, (op.inputs[0], op.outputs[0]),
-                ("int8_t", "int8_t"))
+    return Call(f"tfw_mean_{SUFFIX[dtype]}", "TfwMeanParams", "tfw_mean.h", fields, (op.inputs[0], op.outputs[0]),
+                (CTYPES[dtype], CTYPES[dtype]))
 
 
 LOWERINGS = {"MEAN": lowering(plan_mean)}

@@ -81,7 +81,7 @@ def plan_strided_slice(spec: ModelSpec, op: OpSpec, lw: Lowering | None = None) 
     steps = [math.prod(shape[a + 1:]) * (a_idx[1] - a_idx[0] if len(a_idx) > 1 else 0)
              for a, a_idx in enumerate(axes)]
     start = sum(a_idx[0] * math.prod(shape[a + 1:]) for a, a_idx in enumerate(axes))
-    kept = [(len(a_idx), step) for a_idx, step in zip(axes, steps) if len(a_idx) > 1] or [(1, 0)]
+    kept = [(len(a_idx), step) for a_idx, step in zip(axes, steps, strict=True) if len(a_idx) > 1] or [(1, 0)]
     pad = [0] * (_PAD_TO - len(kept))
     fields = {"dims": len(kept), "count": tuple([c for c, _ in kept] + pad),
               "step": tuple([s for _, s in kept] + pad), "start": start,
@@ -107,8 +107,8 @@ def lower_shape(lw: Lowering, op: OpSpec) -> None:
 
 def lower_pack(lw: Lowering, op: OpSpec) -> None:
     """PACK of values known at generate time (shape arithmetic); run-time PACK is not supported."""
-    values = [known(lw, lw.spec, t) for t in op.inputs]
-    if any(v is None for v in values):
+    values = [v for v in (known(lw, lw.spec, t) for t in op.inputs) if v is not None]
+    if len(values) != len(op.inputs):
         raise lw.refuse(op, "PACK of run-time tensors is not supported by the AOT engine (only shape "
                             "arithmetic that folds at generate time).")
     out = lw.tensor(op.outputs[0])
