@@ -63,7 +63,7 @@ def simavr_runner(project: Project, rate: float, seed: int) -> Iterator[tuple[st
     """The project's AVR board on simavr held to real time (a host's latency then costs the AVR what it would
     cost a real board), its pty, and simavr's clock in simulated seconds."""
     if rate != 0:
-        raise NotImplementedError("fault runs need the QEMU board's reset; simavr runs are clean only")
+        raise ValueError("fault runs need the QEMU board's reset; simavr runs are clean only")
     board = boards.get(project.board)
     with Simavr(firmware_of(project).elf, board.emulator.machine, board.f_cpu, home_dir=home(), realtime=True) as sim:
         yield sim.url, lambda: sim.cycles_now() / board.f_cpu

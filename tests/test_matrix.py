@@ -24,7 +24,9 @@ def test_one_inference(dut):
 
 
 def test_host_only():
-    assert True
+    from tinyml_fw import boards
+
+    assert "mps2-an386" in boards.known()  # a test that needs no board still counts in its cell
 """
 
 FAILING_SUITE = """

@@ -28,6 +28,7 @@ Standard library only, and tinyml_fw.signals (the caller uses pyserial to talk t
 
 from __future__ import annotations
 
+import abc
 import atexit
 import json
 import os
@@ -127,7 +128,7 @@ def _listening_on_loopback(port: int) -> bool | None:
 _P = TypeVar("_P", bound="_EmulatorProcess")
 
 
-class _EmulatorProcess:
+class _EmulatorProcess(abc.ABC):
     """What every emulator process shares: its Popen, its stderr kept in a log file, its exit code, and the
     context-manager protocol (stopped on every way out of a ``with`` block)."""
 
@@ -136,8 +137,9 @@ class _EmulatorProcess:
     _stderr_text = ""
     _returncode: int | None = None
 
+    @abc.abstractmethod
     def start(self: _P) -> _P:
-        raise NotImplementedError
+        """Starts the process; returns self, running."""
 
     stop_timeout = 5.0
 
@@ -184,6 +186,7 @@ class _EmulatorProcess:
                 pass
             self._log_path = None
 
+    @abc.abstractmethod
     def _forget(self) -> None:
         """Drops what the running process had (its port, its files)."""
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from tinyml_fw import boards, protocol
 from tinyml_fw.errors import BadInput, DeviceError
-from tinyml_fw.ports import explain_open_error
+from tinyml_fw.ports import explain_open_error, open_port
 
 HELP = ("commands: hello (ask for INFO) · infer [zeros|ramp] (send one input vector) · probe LAYER (stop "
         "later runs after LAYER, read its first bytes; probe all: whole runs again) · quit; any other line "
@@ -192,15 +192,7 @@ def _open(port: str, board: boards.Board | None, baud: int, opener: Callable[...
     import serial
 
     try:
-        if opener is not None:
-            return opener(port, baud)
-        handle = serial.serial_for_url(port, do_not_open=True, baudrate=baud, timeout=0.05)
-        if board is not None and board.serial.monitor_dtr is not None:
-            handle.dtr = bool(board.serial.monitor_dtr)
-        if board is not None and board.serial.monitor_rts is not None:
-            handle.rts = bool(board.serial.monitor_rts)
-        handle.open()
-        return handle
+        return opener(port, baud) if opener is not None else open_port(port, baud, board)
     except (serial.SerialException, OSError, ValueError) as exc:
         raise DeviceError(explain_open_error(port, exc)) from None
 

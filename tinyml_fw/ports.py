@@ -91,6 +91,20 @@ def find_port(board: Board, port: str | None = None, lister: Lister | None = Non
                       f"{', '.join(str(p) for p in found)}. Give the right one with --port.")
 
 
+def open_port(port: str, baud: int, board: Board | None = None, timeout: float = 0.05) -> Any:
+    """The port (a device or a pyserial URL) at `baud`, without the DTR/RTS edge that resets boards such as
+    the ESP32 on open, where the board's serial data says which lines to hold."""
+    import serial
+
+    handle = serial.serial_for_url(port, do_not_open=True, baudrate=baud, timeout=timeout)
+    if board is not None and board.serial.monitor_dtr is not None:
+        handle.dtr = bool(board.serial.monitor_dtr)
+    if board is not None and board.serial.monitor_rts is not None:
+        handle.rts = bool(board.serial.monitor_rts)
+    handle.open()
+    return handle
+
+
 def explain_open_error(device: str, exc: BaseException, platform: str | None = None) -> str:
     """One line on why a port would not open, and what to do about it."""
     platform = platform or sys.platform

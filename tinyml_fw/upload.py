@@ -28,7 +28,7 @@ from tinyml_fw.build import _OFFLINE_MARKERS, firmware_of, offline_message
 from tinyml_fw.errors import BadInput, DeviceError
 from tinyml_fw.generate import Project
 from tinyml_fw.platformio import run_pio
-from tinyml_fw.ports import Lister, check_free, explain_open_error, find_port, wait_for_port
+from tinyml_fw.ports import Lister, check_free, explain_open_error, find_port, open_port, wait_for_port
 
 HELLO_TIMEOUT = 20.0  # from the end of the upload to INFO (USB enumeration, bootloaders, TFLM start-up)
 
@@ -42,17 +42,7 @@ class Uploaded:
 
 def _open(port: str, board: boards.Board, opener: Callable[..., Any] | None):
     """The port at the board's speed, without the DTR/RTS edge that resets ESP32 boards where avoidable."""
-    import serial
-
-    if opener is not None:
-        return opener(port, board.baud)
-    handle = serial.serial_for_url(port, do_not_open=True, baudrate=board.baud, timeout=0.05)
-    if board.serial.monitor_dtr is not None:
-        handle.dtr = bool(board.serial.monitor_dtr)
-    if board.serial.monitor_rts is not None:
-        handle.rts = bool(board.serial.monitor_rts)
-    handle.open()
-    return handle
+    return opener(port, board.baud) if opener is not None else open_port(port, board.baud, board)
 
 
 def wait_for_info(port: str, board: boards.Board, model_sha256: str | None, timeout: float = HELLO_TIMEOUT,
