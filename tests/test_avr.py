@@ -60,6 +60,20 @@ def test_uno_runs_digits_mlp_bit_exact_with_cycles(uno_digits):
     assert 0 < report["flash_bytes"] <= uno.flash_bytes and 0 < report["ram_bytes"] + uno.stack_bytes <= uno.ram_bytes
 
 
+def test_uno_profile_times_each_layer_in_cycles(uno_digits):
+    """PROFILE on the AVR: each layer's cycles (Timer1 at the CPU clock) add up to the untimed run's."""
+    from tinyml_fw.validate import validate
+
+    _, out, _ = uno_digits
+    data = next(home().glob("cache/trained/digits-mlp-*/data.npz"))
+    report = validate(out / "project", data, limit=3, profile=True, log=lambda _: None)
+    prof = report.profile
+    assert report.bit_exact == 3 and prof is not None and prof["vectors"] == [0, 1, 2]
+    assert [row["op"] for row in prof["layers"]] == ["FULLY_CONNECTED", "FULLY_CONNECTED", "SOFTMAX"]
+    assert all(row["ticks"] > 0 and row["us"] == pytest.approx(row["ticks"] / 16) for row in prof["layers"])
+    assert prof["total_instructions"] is None and abs(prof["difference"]) <= 0.01
+
+
 def test_uno_weights_are_in_progmem(uno_digits):
     """The weight tables sit in flash (.text, PROGMEM), not in .data: RAM holds no copy of them."""
     _, out, _ = uno_digits

@@ -95,7 +95,7 @@ def test_monitor_in_tmux_decodes_the_emulated_boards_frames(digits_deployed, tmp
     command = f"{TFW} monitor {project} --log {log}; echo EXIT=$?; sleep 60"
     subprocess.run(["tmux", "new-session", "-d", "-s", tmux, "-x", "250", "-y", "60", command], check=True,
                    env={**os.environ, "TERM": "xterm"})
-    wait_for(tmux, r"INFO: board mps2-an386, runtime aot, .*3 layers, protocol 3")
+    wait_for(tmux, r"INFO: board mps2-an386, runtime aot, .*3 layers, protocol 4")
     text = wait_for(tmux, r"type help for commands")
     assert re.search(r"stack [\d,]+ of 4,096 B used", text)
     keys(tmux, "infer ramp", "Enter")
@@ -104,6 +104,12 @@ def test_monitor_in_tmux_decodes_the_emulated_boards_frames(digits_deployed, tmp
     wait_for(tmux, r"LAYER seq \d+: layer 1 of 3, output 10 B; from 0: \[")
     keys(tmux, "probe all", "Enter")
     wait_for(tmux, r"LAYER seq \d+: whole model of 3")
+    keys(tmux, "profile on", "Enter")
+    wait_for(tmux, r"TIMES seq \d+: 0 layers timed")
+    keys(tmux, "infer ramp", "Enter")
+    keys(tmux, "profile off", "Enter")
+    wait_for(tmux, r"TIMES seq \d+: 3 layers timed in a run of [\d,]+ ticks = [\d,]+ instructions; ticks from "
+                   r"layer 0: [\d,]+, [\d,]+, [\d,]+")
     keys(tmux, "C-c")
     text = wait_for(tmux, r"EXIT=\d+")
     assert "Stopped." in text and "EXIT=0" in text and "Traceback" not in text

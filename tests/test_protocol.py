@@ -95,12 +95,12 @@ def test_host_parser_resyncs_after_noise_and_corruption():
 
 
 def test_host_parses_device_info(device_framing):
-    head = struct.pack("<HH32s9IH", 3, 256, bytes(range(32)), 784, 10, 20000, 3000, 832, 25_000_000, 0xC0FFEE,
+    head = struct.pack("<HH32s9IH", 4, 256, bytes(range(32)), 784, 10, 20000, 3000, 832, 25_000_000, 0xC0FFEE,
                        4096, 600, 3)
     head += b"\x0amps2-an386" + b"\x03aot" + b"\x050.1.0"
     frames = FrameParser().feed(device_encode(device_framing, Msg.INFO, 0, head))
     info = Info.parse(frames[0].payload)
-    assert (info.protocol, info.rx_max, info.input_bytes, info.output_bytes) == (3, 256, 784, 10)
+    assert (info.protocol, info.rx_max, info.input_bytes, info.output_bytes) == (4, 256, 784, 10)
     assert info.model_sha256 == bytes(range(32)).hex()
     assert info.session == 0xC0FFEE
     assert (info.stack_bytes, info.stack_used, info.layers) == (4096, 600, 3)
@@ -249,7 +249,7 @@ def test_boot_info_has_no_session(device):
     (boot,) = device.boot()
     info = Info.parse(boot.payload)
     assert (boot.type, boot.seq) == (Msg.INFO, 0)
-    assert (info.protocol, info.session, info.rx_max, info.input_bytes, info.output_bytes) == (3, 0, 256, 600, 10)
+    assert (info.protocol, info.session, info.rx_max, info.input_bytes, info.output_bytes) == (4, 0, 256, 600, 10)
     assert (info.stack_bytes, info.stack_used, info.layers) == (512, 128, 2)  # the fake board's
     assert info.board == "host" and info.runtime == "fake"
 
@@ -373,3 +373,48 @@ def test_probe_stops_runs_after_a_layer_and_reads_its_output(device):
         seq += 10
         (reply,) = device.request(Msg.PROBE, seq, payload)
         assert error_of(reply) == (seq, protocol.ErrorCode.BAD_ARG), why
+
+
+LAYER_TICKS = (70, 100)  # fake_board.h: FAKE_LAYER_TICKS(k), the fake timer's ticks per layer
+
+
+def test_profile_times_every_layer_of_one_run(device):
+    """PROFILE (protocol 4): after PROFILE on, a run is timed layer by layer; TIMES returns each layer's ticks
+    (the fake layers advance the fake timer by known amounts) and the run's total, as its RESULT said;
+    PROFILE off ends it. A run stopped by PROBE records only its layers."""
+    device.boot()
+    device.request(Msg.HELLO, 1, protocol.hello(9))
+    (reply,) = device.request(Msg.PROFILE, 2, protocol.profile(True))
+    times = protocol.Times.parse(reply.payload)
+    assert (reply.type, times.session, times.recorded, times.first, times.ticks) == (Msg.TIMES, 9, 0, 0, ())
+    x = bytes(random.Random(6).randrange(256) for _ in range(INPUT))
+    replies = [device.request(Msg.INFER, seq, chunk) for seq, chunk in vector_requests(x, 3)]
+    result = protocol.Result.parse(replies[-1][0].payload)
+    assert result.output == fake_model(x) and result.ticks == sum(LAYER_TICKS)
+    (reply,) = device.request(Msg.PROFILE, 10, protocol.profile(False))
+    times = protocol.Times.parse(reply.payload)
+    assert (times.recorded, times.first, times.ticks, times.total) == (2, 0, LAYER_TICKS, result.ticks)
+    (reply,) = device.request(Msg.PROFILE, 11, protocol.profile(False, 1))  # a later page
+    assert protocol.Times.parse(reply.payload).ticks == LAYER_TICKS[1:]
+    # Off: runs are not timed, the last profile stays readable; on again starts a new one.
+    [device.request(Msg.INFER, seq, chunk) for seq, chunk in vector_requests(x, 12)]
+    assert protocol.Times.parse(device.request(Msg.PROFILE, 20, protocol.profile(False))[0].payload).recorded == 2
+    assert protocol.Times.parse(device.request(Msg.PROFILE, 21, protocol.profile(True))[0].payload).recorded == 0
+    device.request(Msg.PROBE, 22, protocol.probe(0, 0, 0))
+    [device.request(Msg.INFER, seq, chunk) for seq, chunk in vector_requests(x, 23)]
+    times = protocol.Times.parse(device.request(Msg.PROFILE, 30, protocol.profile(False))[0].payload)
+    assert (times.recorded, times.ticks, times.total) == (1, LAYER_TICKS[:1], LAYER_TICKS[0])
+    device.request(Msg.PROBE, 31, protocol.probe(protocol.ALL_LAYERS, 0, 0))
+    for seq, (payload, why) in enumerate([(b"\x01", "short"), (b"\x02\x00\x00", "on is 0 or 1"),
+                                          (protocol.profile(False, 2), "first past the layers recorded"),
+                                          (protocol.profile(True, 1), "a new profile has none recorded")], 40):
+        (reply,) = device.request(Msg.PROFILE, seq, payload)
+        assert error_of(reply) == (seq, protocol.ErrorCode.BAD_ARG), why
+
+
+def test_host_refuses_a_malformed_times():
+    head = struct.pack("<IHHQ", 1, 2, 0, 170)
+    assert protocol.Times.parse(head + struct.pack("<2I", 70, 100)).ticks == (70, 100)
+    for payload in (head[:10], head + b"\x01\x02", head + struct.pack("<3I", 1, 2, 3)):
+        with pytest.raises(ValueError):
+            protocol.Times.parse(payload)

@@ -47,11 +47,11 @@ def test_agreement_counts_lsb_differences_and_the_tolerance():
 
 @pytest.fixture(scope="module")
 def validated(digits_deployed, tmp_path_factory):
-    """`validate --layers --report` on the deployed digits firmware: 150 vectors, one emulator run."""
+    """`validate --layers --profile --report` on the deployed digits firmware: 150 vectors, one emulator run."""
     project, data = digits_deployed
     work = tmp_path_factory.mktemp("report")
-    result = tfw("validate", str(project), "--data", str(data), "--limit", "150", "--layers", "--report", "rep",
-                 "--json", "r.json", cwd=work)
+    result = tfw("validate", str(project), "--data", str(data), "--limit", "150", "--layers", "--profile",
+                 "--report", "rep", "--json", "r.json", cwd=work)
     assert result.returncode == 0, result.stdout + result.stderr
     return work, result, json.loads((work / "r.json").read_text())
 
@@ -81,6 +81,32 @@ def test_report_metrics_stack_and_layers(validated):
     assert total == pytest.approx(r["instructions_per_inference"], rel=0.02)
     assert "measured on the device" in layers["latency_source"]
     assert "Every layer is bit-exact with tflite-micro." in result.stdout
+
+
+def test_profile_times_every_layer_in_one_run_and_adds_up(validated):
+    """`--profile` (PROFILE): the device times each layer of one run per vector; the layers add up to the
+    untimed runs' count, and agree with --layers' figures, measured independently (runs stopped after each
+    layer)."""
+    work, result, r = validated
+    prof = r["profile"]
+    assert prof["vectors"] == [0, 1, 2, 3, 4]
+    rows = prof["layers"]
+    assert [(row["index"], row["op"], row["macs"]) for row in rows] == [
+        (0, "FULLY_CONNECTED", 64 * 20), (1, "FULLY_CONNECTED", 20 * 10), (2, "SOFTMAX", 0)]
+    assert all(row["instructions"] > 0 and row["us"] is None for row in rows)  # emulated: instructions
+    assert sum(row["instructions"] for row in rows) == pytest.approx(prof["total_instructions"])
+    assert sum(row["share"] for row in rows) == pytest.approx(1.0)
+    assert rows[0]["instructions_per_mac"] == pytest.approx(rows[0]["instructions"] / 1280, abs=1e-3)
+    # The total matches the whole-inference count: the untimed runs of the same vectors (within 1.5 %: the
+    # calls between layers that a single run does not make).
+    assert abs(prof["difference"]) <= 0.015
+    assert prof["total_instructions"] == pytest.approx(prof["run_instructions"], rel=0.015)
+    assert prof["run_instructions"] == pytest.approx(r["instructions_per_inference"], rel=0.01)
+    for timed, stopped in zip(rows, r["layers"]["layers"], strict=True):
+        assert timed["instructions"] == pytest.approx(stopped["instructions"], rel=0.1, abs=40)
+    assert "Layers add up to" in result.stdout and "Per-layer profile (vectors 0, 1, 2, 3, 4)" in result.stdout
+    page = (work / "rep" / "report.html").read_text(encoding="utf-8")
+    assert "Per-layer profile (vectors 0, 1, 2, 3, 4)" in page
 
 
 def test_report_html_is_self_contained_and_every_plot_decodes(validated):
@@ -160,7 +186,8 @@ def test_layer_options_refuse_bad_input_in_one_line(digits_deployed, tmp_path):
     project, data = digits_deployed
     for args, needle in [(["--layer-vectors", "1"], "goes with --layers"),
                          (["--layers", "--layer-vectors", "one"], "separated by commas"),
-                         (["--layers", "--layer-vectors", "3,10", "--limit", "10"], "10 is not a vector of this run")]:
+                         (["--layers", "--layer-vectors", "3,10", "--limit", "10"], "10 is not a vector of this run"),
+                         (["--profile", "--layer-vectors", "12", "--limit", "10"], "12 is not a vector of this run")]:
         result = tfw("validate", str(project), "--data", str(data), *args, cwd=tmp_path)
         assert result.returncode == errors.EXIT_BAD_INPUT
         assert result.stderr.strip().splitlines() == [result.stderr.strip()] and needle in result.stderr

@@ -97,7 +97,7 @@ def _dims(spec: ModelSpec, t: int) -> list[int]:
     return list(spec.tensors[t].shape)
 
 
-def _macs(spec: ModelSpec, op: OpSpec) -> int:
+def op_macs(spec: ModelSpec, op: OpSpec) -> int:
     """Multiply-accumulates of the layers that do them; 0 for data movement and elementwise ops."""
     out = spec.tensors[op.outputs[0]]
     if op.op == "FULLY_CONNECTED":
@@ -172,7 +172,7 @@ def analyze(model: Any, board: str | None = None, measure_arena: bool = True) ->
         first_in = next((i for i in op.inputs if i >= 0 and not spec.tensors[i].is_constant), None)
         layers.append(Layer(op.index, op.op, spec.tensors[op.outputs[0]].name,
                             _dims(spec, first_in) if first_in is not None else [], _dims(spec, op.outputs[0]),
-                            sum(t.size for t in consts), _macs(spec, op)))
+                            sum(t.size for t in consts), op_macs(spec, op)))
     constants = [t for t in spec.tensors if t.is_constant]
     try:
         plan = lower(spec, Path(str(model)).stem if isinstance(model, (str, Path)) else "model")

@@ -90,6 +90,8 @@ def _show_report(report) -> None:
     out.print(table)
     if report.layers:
         _show_layers(report.layers)
+    if report.profile:
+        _show_profile(report.profile)
 
 
 def _show_layers(diff: dict) -> None:
@@ -109,6 +111,25 @@ def _show_layers(diff: dict) -> None:
         log(f"First layer that departs from tflite-micro: {diff['layers'][first]['name']} "
             f"(vector {diff['first_divergent_vector']})")
     log(f"Per-layer latency {diff['latency_source']}.")
+
+
+def _show_profile(prof: dict) -> None:
+    emulated = prof["total_instructions"] is not None
+    unit = "instructions" if emulated else "µs" if prof["layers"] and prof["layers"][0]["us"] is not None else "ticks"
+    table = Table(title=f"Per-layer profile (vectors {', '.join(map(str, prof['vectors']))})")
+    for col in ("#", "layer", "MACs", unit, "per MAC", "share"):
+        table.add_column(col, justify="left" if col == "layer" else "right")
+    for row in prof["layers"]:
+        cost = row["instructions"] if emulated else row["us"] if unit == "µs" else row["ticks"]
+        per_mac = "–" if row["instructions_per_mac"] is None else f"{row['instructions_per_mac']:.2f}"
+        table.add_row(str(row["index"]), row["name"], f"{row['macs']:,}",
+                      f"{cost:,.1f}" if unit == "µs" else f"{cost:,.0f}", per_mac, f"{row['share']:.1%}")
+    out.print(table)
+    total, run = ((prof["total_instructions"], prof["run_instructions"]) if emulated
+                  else (prof["total_ticks"], prof["run_ticks"]))
+    what = "instructions" if emulated else "ticks"
+    log(f"Layers add up to {total:,.0f} {what}; the untimed runs of the same vectors took {run:,.0f} "
+        f"({prof['difference']:+.2%}). Latency {prof['source']}.")
 
 
 def _finish(report, json_path: str | None, report_dir: str | None = None, model_path=None) -> None:
@@ -350,21 +371,23 @@ def monitor(project: str | None, port: str | None, board: str | None, raw: bool,
                    "differs from TFLM by up to 2 LSB).")
 @click.option("--layers", is_flag=True, help="Also compare every layer's output with tflite-micro's (AOT "
               "runtime) and name the first layer that departs; measures each layer's latency.")
+@click.option("--profile", is_flag=True, help="Also time every layer on the device in one run per vector "
+              "(AOT runtime): instructions, per MAC and share of each layer.")
 @click.option("--layer-vectors", metavar="I,J,…", help="Vectors for --layers (default: the first that "
-              "mismatches, else vector 0).")
+              "mismatches, else vector 0) and --profile (default: the first 5).")
 @click.option("--report", "report_dir", type=click.Path(file_okay=False),
               help="Write report.json and a self-contained report.html (plots) into this folder.")
 @json_option
 def validate(project: str, data: str | None, random: int | None, port: str | None, limit: int | None,
-             tolerance_lsb: int, layers: bool, layer_vectors: str | None, report_dir: str | None,
+             tolerance_lsb: int, layers: bool, profile: bool, layer_vectors: str | None, report_dir: str | None,
              json_path: str | None) -> None:
     """Run test vectors on the device and compare each output byte with tflite-micro."""
     from tinyml_fw.validate import validate as run
 
     chosen = None
     if layer_vectors is not None:
-        if not layers:
-            raise BadInput("--layer-vectors goes with --layers.")
+        if not layers and not profile:
+            raise BadInput("--layer-vectors goes with --layers or --profile.")
         try:
             chosen = [int(v) for v in layer_vectors.split(",") if v.strip()]
         except ValueError:
@@ -374,7 +397,7 @@ def validate(project: str, data: str | None, random: int | None, port: str | Non
         task = bar.add_task("validate", total=None)
         report = run(project, data, port=port, limit=limit, random=random, log=log,
                      progress=lambda i, n: bar.update(task, completed=i, total=n), tolerance_lsb=tolerance_lsb,
-                     layers=layers, layer_vectors=chosen, tflm_arena=report_dir is not None)
+                     layers=layers, layer_vectors=chosen, tflm_arena=report_dir is not None, profile=profile)
     _finish(report, json_path, report_dir, Path(project) / "model.tflite")
 
 

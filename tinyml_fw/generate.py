@@ -123,7 +123,8 @@ def _aot_files(spec, board: boards.Board, name: str, raw: bytes, common: dict):
         raise BadInput(refusal)
     files = {
         "platformio.ini": _platformio_ini(board, "aot", common, _include_dirs(board, AOT_FIRMWARE)),
-        "src/model/tfw_config.h": render("common/tfw_config.h.j2", **common, rx_max=RX_MAX),
+        "src/model/tfw_config.h": render("common/tfw_config.h.j2", **common, rx_max=RX_MAX,
+                                         profile_layers=len(plan.steps)),
         f"src/model/{name}_model.c": render("aot/model.c.j2", **common, plan=plan,
                                             sha256_bytes=list(bytes.fromhex(spec.sha256))),
         f"src/model/{name}_model_data.c": render("common/model_data.c.j2", **common, data=raw),
@@ -154,7 +155,7 @@ def _tflm_files(spec, model_path: Path, board: boards.Board, name: str, raw: byt
         "platformio.ini": _platformio_ini(board, "tflm", common, include_dirs, tree=tree,
                                           build_cache=core_dir() / "build-cache",
                                           lib_dir=_tree_library(tree, common) if tree else None),
-        "src/model/tfw_config.h": render("common/tfw_config.h.j2", **common, rx_max=RX_MAX),
+        "src/model/tfw_config.h": render("common/tfw_config.h.j2", **common, rx_max=RX_MAX, profile_layers=0),
         f"src/model/{name}_model_settings.h": render("tflm/model_settings.h.j2", **common, plan=plan),
         f"src/model/{name}_model_data.h": render("tflm/model_data.h.j2", **common),
         f"src/model/{name}_model_data.cpp": render("tflm/model_data.cpp.j2", **common, data=raw),

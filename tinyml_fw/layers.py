@@ -13,10 +13,10 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from tinyml_fw.aot.lower import lower
+from tinyml_fw.aot.lower import AotPlan, lower
 from tinyml_fw.errors import BadInput, DeviceError
 from tinyml_fw.golden import LayerReference
-from tinyml_fw.modelspec import read_model
+from tinyml_fw.modelspec import ModelSpec, read_model
 
 DTYPES = {"INT8": np.int8, "UINT8": np.uint8, "INT16": np.int16, "INT32": np.int32, "FLOAT32": np.float32}
 LATENCY_SOURCE = ("measured on the device: instructions of runs stopped after each layer, each layer the "
@@ -54,17 +54,24 @@ class LayerDiff:
         return None if self.first_divergent_layer is None else self.layers[self.first_divergent_layer]
 
 
-def layer_diff(link, project, model: bytes, xq: np.ndarray, vectors: list[int], board, log=print) -> LayerDiff:
-    """Runs `vectors` (indices into xq) layer by layer on the linked device; compares with tflite-micro."""
+def device_plan(link, project, flag: str) -> tuple[ModelSpec, AotPlan]:
+    """The project's model and AOT plan, whose steps are the layers of the linked device (checked)."""
     if project.runtime != "aot":
-        raise BadInput(f"--layers needs the AOT runtime (this project runs {project.runtime}: its interpreter "
+        raise BadInput(f"{flag} needs the AOT runtime (this project runs {project.runtime}: its interpreter "
                        "runs the whole graph in one call). Generate with --runtime aot.")
     spec = read_model(project.model_path)
     plan = lower(spec, project.name)
     count = link.layers()
     if count != len(plan.steps):
         raise DeviceError(f"The device reports {count} layers; the project's plan has {len(plan.steps)}: its "
-                          "firmware predates protocol 3 or another plan. Build the project again.")
+                          "firmware is of another plan. Build the project again.")
+    return spec, plan
+
+
+def layer_diff(link, project, model: bytes, xq: np.ndarray, vectors: list[int], board, log=print) -> LayerDiff:
+    """Runs `vectors` (indices into xq) layer by layer on the linked device; compares with tflite-micro."""
+    spec, plan = device_plan(link, project, "--layers")
+    count = len(plan.steps)
     bad = [v for v in vectors if not 0 <= v < len(xq)]
     if bad:
         raise BadInput(f"--layer-vectors {bad[0]} is not a vector of this run (0 … {len(xq) - 1}).")

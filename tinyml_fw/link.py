@@ -9,18 +9,22 @@ raises DeviceError. `stats` counts what it took.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import random
 import struct
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from typing import TypeVar
 
 import serial
 
 from tinyml_fw import protocol
 from tinyml_fw.errors import DeviceError
-from tinyml_fw.protocol import Ack, ErrorCode, Frame, Info, Layer, Msg, Result
+from tinyml_fw.protocol import Ack, ErrorCode, Frame, Info, Layer, Msg, Result, Times
+
+_R = TypeVar("_R", Layer, Times)  # a reply that carries the session
 
 RETRIES = 20  # retransmissions of one request
 MAX_RESTARTS = 4  # times one vector is sent again from offset 0 (resets, lost input)
@@ -115,7 +119,7 @@ class DeviceLink:
         self._on_log = on_log
         self._session: int | None = None  # None while no handshake has completed
         self._expected_sha: str | None = None
-        self._rtt = {"info": _Rtt(), "ack": _Rtt(), "result": _Rtt(), "layer": _Rtt()}
+        self._rtt = {"info": _Rtt(), "ack": _Rtt(), "result": _Rtt(), "layer": _Rtt(), "times": _Rtt()}
         self._chunk = 0  # bytes per INFER chunk; 0 until the first INFO
         # Attempts, answered attempts and bytes on the wire of recent INFER requests (older ones fade).
         self._tries, self._answered, self._exposed = 0.0, 0.0, 0.0
@@ -333,25 +337,33 @@ class DeviceLink:
 
     # ------------------------------------------------------------------------------------ layer probes
 
-    def _probe(self, layer: int, offset: int, length: int) -> Layer:
+    def _ask(self, type_: Msg, payload: bytes, reply_type: Msg, parse: Callable[[bytes], _R], kind: str,
+             reply_bytes: int) -> _R:
+        """One request whose reply is `reply_type` carrying the session (PROBE → LAYER, PROFILE → TIMES)."""
         try:
-            frame, _ = self._request(Msg.PROBE, protocol.probe(layer, offset, length), "layer",
-                                     reply_bytes=37 + length)
+            frame, _ = self._request(type_, payload, kind, reply_bytes=reply_bytes)
         except _Unanswered as exc:
             raise VectorFailed(str(exc)) from None
         if frame.type == Msg.ERROR:
-            raise DeviceError(f"The device refused PROBE of layer {layer}: "
-                              f"{protocol.DeviceErrorMsg.parse(frame.payload)}")
-        if frame.type != Msg.LAYER:
-            raise DeviceError(f"The device answered PROBE with message type 0x{frame.type:02x}, not LAYER "
-                              "(protocol 3 firmware answers with LAYER).")
+            raise DeviceError(f"The device refused {type_.name}: {protocol.DeviceErrorMsg.parse(frame.payload)}")
+        if frame.type != reply_type:
+            raise DeviceError(f"The device answered {type_.name} with message type 0x{frame.type:02x}, not "
+                              f"{reply_type.name} (protocol {protocol.PROTOCOL_VERSION} firmware does).")
         try:
-            reply = Layer.parse(frame.payload)
+            reply = parse(frame.payload)
         except ValueError as exc:
-            raise VectorFailed(f"malformed LAYER: {exc}") from None
+            raise VectorFailed(f"malformed {reply_type.name}: {exc}") from None
         if reply.session != self._session:
             raise _Reset(f"a reply of session {reply.session:#x}")
         return reply
+
+    def _probe(self, layer: int, offset: int, length: int) -> Layer:
+        return self._ask(Msg.PROBE, protocol.probe(layer, offset, length), Msg.LAYER, Layer.parse, "layer",
+                         37 + length)
+
+    def _times(self, on: bool, first: int = 0) -> Times:
+        return self._ask(Msg.PROFILE, protocol.profile(on, first), Msg.TIMES, Times.parse, "times",
+                         protocol.MAX_PAYLOAD + 10)
 
     def layers(self) -> int:
         """How many layers the device's runtime can stop after (0: none, e.g. TFLM)."""
@@ -387,6 +399,38 @@ class DeviceLink:
                 except (_Reset, DeviceError):
                     pass  # a reset board runs whole models anyway
         raise VectorFailed(f"the board reset {MAX_RESTARTS + 1} times while layer {layer} was read")
+
+    def profile(self, data: bytes) -> tuple[Result, Times]:
+        """Runs `data` once with every layer timed on the device (PROFILE): the run's RESULT, and TIMES with
+        the ticks of every layer (`ticks`) and of the whole profiled run (`total`). Later runs are untimed."""
+        info = self.info or self._handshake()
+        if not info.layers:
+            raise DeviceError(f"The device's runtime ({info.runtime}) has no layers to time: PROFILE needs the AOT "
+                              "runtime.")
+        for _ in range(MAX_RESTARTS + 1):
+            resets = self.stats.resets
+            try:
+                self._times(True)
+                result = self.infer(data)
+                if self.stats.resets != resets:  # the board forgot to profile: again
+                    continue
+                times = self._times(False)
+                ticks = list(times.ticks)
+                while len(ticks) < times.recorded:
+                    ticks += self._times(False, len(ticks)).ticks
+                if times.recorded != info.layers:
+                    raise DeviceError(f"The device timed {times.recorded} of its {info.layers} layers: "
+                                      "build the project again.")
+                return result, dataclasses.replace(times, ticks=tuple(ticks))
+            except _Reset:
+                self.stats.resets += 1
+                self._handshake()
+            finally:
+                try:
+                    self._times(False)
+                except (_Reset, DeviceError, VectorFailed):
+                    pass  # a reset board runs untimed anyway
+        raise VectorFailed(f"the board reset {MAX_RESTARTS + 1} times while a run was profiled")
 
     # --------------------------------------------------------------------------------------- inference
 

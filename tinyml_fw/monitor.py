@@ -21,8 +21,9 @@ from tinyml_fw.errors import BadInput, DeviceError
 from tinyml_fw.ports import explain_open_error, open_port
 
 HELP = ("commands: hello (ask for INFO) · infer [zeros|ramp] (send one input vector) · probe LAYER (stop "
-        "later runs after LAYER, read its first bytes; probe all: whole runs again) · quit; any other line "
-        "is sent to the device as text")
+        "later runs after LAYER, read its first bytes; probe all: whole runs again) · profile on|off (time "
+        "every layer of later runs; either shows the last profiled run's times) · quit; any other line is sent "
+        "to the device as text")
 SHOWN_VALUES = 16  # output values shown per RESULT or LAYER
 
 
@@ -122,6 +123,16 @@ class Decoder:
             which = "whole model" if layer.layer == protocol.ALL_LAYERS else f"layer {layer.layer}"
             return (f"LAYER seq {f.seq}: {which} of {layer.layers}, output {layer.size} B; from {layer.offset}: "
                     f"{_values(layer.data)}")
+        if name == "TIMES":
+            t = protocol.Times.parse(p)
+            cost = ", ".join(f"{tick:,}" for tick in t.ticks)
+            instructions = self.board.instructions(t.total) if self.board else None
+            total = f"{t.total:,} ticks" + (f" = {instructions:,.0f} instructions" if instructions else "")
+            return (f"TIMES seq {f.seq}: {t.recorded} layers timed in a run of {total}; ticks from layer "
+                    f"{t.first}: {cost or '–'}")
+        if name == "PROFILE":
+            on, first = struct.unpack("<BH", p)
+            return f"PROFILE seq {f.seq}: {'on' if on else 'off'}, times from layer {first}"
         if name == "HELLO":
             return f"HELLO seq {f.seq}" + (f": session {struct.unpack('<I', p)[0]:#x}" if len(p) == 4 else "")
         if name == "INFER":
@@ -164,7 +175,7 @@ class _Commands:
             return self.hello(), f"> HELLO seq {self.seq}"
         if words[0] == "help":
             return b"", HELP
-        if words[0] in ("infer", "probe") and info is None:
+        if words[0] in ("infer", "probe", "profile") and info is None:
             return b"", f"{words[0]}: no INFO from the device yet (type hello)"
         if words[0] == "infer" and info is not None:
             kind = words[1] if len(words) > 1 else "zeros"
@@ -185,6 +196,12 @@ class _Commands:
                 return b"", "probe takes a layer number or all"
             return (self._frame(protocol.Msg.PROBE, protocol.probe(layer, 0, 64)),
                     f"> PROBE seq {self.seq}: layer {arg}")
+        if words[0] == "profile":
+            arg = words[1] if len(words) > 1 else "off"
+            if arg not in ("on", "off"):
+                return b"", "profile takes on or off"
+            return (self._frame(protocol.Msg.PROFILE, protocol.profile(arg == "on")),
+                    f"> PROFILE seq {self.seq}: {arg}")
         return line.encode() + b"\n", f"> text: {line}"
 
 

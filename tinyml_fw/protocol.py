@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import IntEnum
 
-PROTOCOL_VERSION = 3
+PROTOCOL_VERSION = 4
 ALL_LAYERS = 0xFFFF  # PROBE: runs go through the whole model (as after boot)
 SOF = 0xA5
 MAX_PAYLOAD = 1024
@@ -24,6 +24,8 @@ class Msg(IntEnum):
     RESULT = 0x12
     PROBE = 0x13
     LAYER = 0x14
+    PROFILE = 0x15
+    TIMES = 0x16
     LOG = 0x20
     ERROR = 0x21
 
@@ -164,7 +166,7 @@ class Info:
     @classmethod
     def parse(cls, payload: bytes) -> Info:
         (proto,) = struct.unpack_from("<H", payload)
-        fixed = dict(cls._FIXED_OLD).get(min(proto, 2), cls._FIXED) if proto < PROTOCOL_VERSION else cls._FIXED
+        fixed = dict(cls._FIXED_OLD).get(proto, cls._FIXED)  # protocol 3's INFO is protocol 4's
         proto, rx_max, sha, *sizes = fixed.unpack_from(payload)
         sizes += [0] * (10 - len(sizes))  # session, stack_bytes, stack_used, layers of older versions: 0
         pos = fixed.size
@@ -225,6 +227,30 @@ class Layer:
 
 
 @dataclass(frozen=True)
+class Times:
+    """The reply to PROFILE: the layers the last profiled run recorded, that run's ticks, and the ticks of
+    layers `first` … as many as fit one frame."""
+
+    session: int
+    recorded: int
+    first: int
+    total: int
+    ticks: tuple[int, ...]
+
+    _HEAD = struct.Struct("<IHHQ")
+
+    @classmethod
+    def parse(cls, payload: bytes) -> Times:
+        if len(payload) < cls._HEAD.size or (len(payload) - cls._HEAD.size) % 4:
+            raise ValueError(f"TIMES of {len(payload)} bytes, expected {cls._HEAD.size} + 4 per layer")
+        session, recorded, first, total = cls._HEAD.unpack_from(payload)
+        body = payload[cls._HEAD.size:]
+        if first + len(body) // 4 > recorded:
+            raise ValueError(f"TIMES carries layers {first} … {first + len(body) // 4 - 1} of {recorded} recorded")
+        return cls(session, recorded, first, total, struct.unpack(f"<{len(body) // 4}I", body))
+
+
+@dataclass(frozen=True)
 class DeviceErrorMsg:
     code: int
     text: str
@@ -252,3 +278,7 @@ def hello(session: int) -> bytes:
 
 def probe(layer: int, offset: int, length: int) -> bytes:
     return struct.pack("<HIH", layer, offset, length)
+
+
+def profile(on: bool, first: int = 0) -> bytes:
+    return struct.pack("<BH", 1 if on else 0, first)

@@ -66,9 +66,16 @@ def _figures(r: dict[str, Any], layer_estimate: list[tuple[str, float]] | None) 
         ax.set_title("Error histogram")
         figs["errors"] = _png(fig)
     layers = (r.get("layers") or {}).get("layers")
-    if layers:
+    timed = (r.get("profile") or {}).get("layers")
+    if timed:
+        names = [f"{row['index']} {row['op']}" for row in timed]
+        values = [_cost(row) for row in timed]
+        unit = "instructions" if timed[0]["instructions"] is not None else "timer ticks"
+        title = "Per-layer latency (measured on the device: validate --profile)"
+        colors = ["#3465a4"] * len(values)
+    elif layers:
         names = [f"{row['index']} {row['op']}" for row in layers]
-        values = [row["instructions"] if row["instructions"] is not None else row["ticks"] for row in layers]
+        values = [_cost(row) for row in layers]
         unit = "instructions" if layers[0]["instructions"] is not None else "timer ticks"
         title = "Per-layer latency (measured on the device)"
         colors = ["#b00020" if not row["bit_exact"] else "#3465a4" for row in layers]
@@ -76,7 +83,7 @@ def _figures(r: dict[str, Any], layer_estimate: list[tuple[str, float]] | None) 
         names = [name for name, _ in layer_estimate]
         values = [v for _, v in layer_estimate]
         unit = "instructions"
-        title = "Per-layer latency: ESTIMATE from MACs (measure with validate --layers)"
+        title = "Per-layer latency: ESTIMATE from MACs (measure with validate --profile)"
         colors = ["#999999"] * len(values)
     else:
         names = []
@@ -165,9 +172,24 @@ def render_html(r: dict[str, Any], layer_estimate: list[tuple[str, float]] | Non
         parts += [f"<h2>Per-layer diff (vectors {', '.join(map(str, diff['vectors']))})</h2><p>{head}</p>",
                   "<table><tr><th>#</th><th>layer</th><th>shape</th><th>max |diff|</th><th>differing</th>"
                   f"<th>instructions</th></tr>{rows}</table><p class=note>Latency {e(diff['latency_source'])}.</p>"]
-    else:
+    prof = r.get("profile")
+    if prof:
+        emulated = prof["total_instructions"] is not None
+        rows = "".join(
+            f"<tr><td class=n>{row['index']}</td><td>{e(row['name'])}</td><td class=n>{_num(row['macs'])}</td>"
+            f"<td class=n>{_num(round(_cost(row)))}</td><td class=n>{_num(row['instructions_per_mac'], '{:.2f}')}</td>"
+            f"<td class=n>{row['share']:.1%}</td></tr>" for row in prof["layers"])
+        total, run = ((prof["total_instructions"], prof["run_instructions"]) if emulated
+                      else (prof["total_ticks"], prof["run_ticks"]))
+        unit = "instructions" if emulated else "ticks"
+        parts += [f"<h2>Per-layer profile (vectors {', '.join(map(str, prof['vectors']))})</h2>",
+                  f"<table><tr><th>#</th><th>layer</th><th>MACs</th><th>{unit}</th><th>per MAC</th><th>share</th>"
+                  f"</tr>{rows}</table><p class=note>The layers add up to {_num(round(total))} {unit}; the untimed "
+                  f"runs of the same vectors took {_num(round(run))} ({prof['difference']:+.2%}). Latency "
+                  f"{e(prof['source'])}.</p>"]
+    elif not diff:
         parts.append("<h2>Per-layer latency</h2><p class=note>Not measured: the bars are an estimate from each "
-                     "layer's MACs, scaled to the measured total. Run <code>validate --layers</code> to measure "
+                     "layer's MACs, scaled to the measured total. Run <code>validate --profile</code> to measure "
                      "them on the device.</p>" if layer_estimate else "")
     parts += [figs.get("layers", ""), "<h2>Link</h2>", _table(link)]
     if r["failed_vectors"]:
@@ -195,7 +217,7 @@ def write_report(report, folder: str | Path, model_path: str | Path | None = Non
     folder = Path(folder)
     data = report.to_dict()
     estimate = None
-    if not data.get("layers") and model_path is not None:
+    if not data.get("layers") and not data.get("profile") and model_path is not None:
         estimate = layer_estimate(model_path, data.get("instructions_per_inference") or data.get("ticks_per_inference"))
     try:
         folder.mkdir(parents=True, exist_ok=True)

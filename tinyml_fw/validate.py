@@ -4,7 +4,8 @@ The Report holds what a user checks: agreement with the reference (bit-exact cou
 top-1 agreement, RMSE, MAE, cosine similarity, within a tolerance for references other than TFLM), scores
 against the labels (device, reference, float model) and a confusion matrix, latency (instructions on an
 emulated board; µs and cycles on a real one), memory (flash, static RAM, the tensor memory and the stack's
-measured high-water mark), and with `layers` the per-layer diff (layers.py). report.py renders it.
+measured high-water mark), with `layers` the per-layer diff (layers.py) and with `profile` every layer's time in
+one run (profile.py). report.py renders it.
 """
 
 from __future__ import annotations
@@ -84,6 +85,7 @@ class Report:
     liveness_floor_bytes: int | None = None  # largest sum of live tensors with no in-place execution
     tflm_arena_bytes: int | None = None  # tflite-micro's smallest arena on this 64-bit host (with --report)
     layers: dict[str, Any] | None = None  # the per-layer diff (layers.LayerDiff), with --layers
+    profile: dict[str, Any] | None = None  # every layer timed in one run (profile.Profile), with --profile
 
     def to_dict(self) -> dict[str, Any]:
         return {"schema_version": SCHEMA_VERSION, **asdict(self)}
@@ -105,6 +107,7 @@ def _data(data: Any, random: int | None, shape: tuple[int, ...], limit: int | No
     return data
 
 
+PROFILE_VECTORS = 5  # vectors --profile times by default (the first validated)
 MAX_FAILED_IN_A_ROW = 3  # then the link is taken for lost and the run stops with a device error
 
 
@@ -112,12 +115,13 @@ def validate(project_dir: str | Path, data: Any = None, port: str | None = None,
              random: int | None = None, float_score: float | None = None,
              progress: Callable[[int, int], None] | None = None, log=print,
              link_options: dict[str, Any] | None = None, tolerance_lsb: int = 0, layers: bool = False,
-             layer_vectors: list[int] | None = None, tflm_arena: bool = False) -> Report:
+             layer_vectors: list[int] | None = None, tflm_arena: bool = False, profile: bool = False) -> Report:
     """Validates the project's firmware on its board (emulated unless `port` is given). Every vector is
     compared, or listed in `failed_vectors` with the reason the link could not complete it.
     `link_options` go to DeviceLink (timeout, retries, integrity). `layers`: the per-layer diff of
-    `layer_vectors` (default: the first mismatching vector, or vector 0). `tflm_arena`: also measure
-    tflite-micro's smallest arena (seconds, then cached)."""
+    `layer_vectors` (default: the first mismatching vector, or vector 0). `profile`: every layer timed on the
+    device in one run of each of `layer_vectors` (default: the first PROFILE_VECTORS validated). `tflm_arena`:
+    also measure tflite-micro's smallest arena (seconds, then cached)."""
     if tolerance_lsb < 0:
         raise BadInput("--tolerance-lsb must be 0 or more.")
     project = Project.load(project_dir)
@@ -129,16 +133,17 @@ def validate(project_dir: str | Path, data: Any = None, port: str | None = None,
     xq = reference.quantize(vectors.x.reshape(len(vectors.x), -1))
     expected = reference.run_all(xq)
     sha = hashlib.sha256(model).hexdigest()
-    if layers:  # refused before the run, not after it
+    if layers or profile:  # refused before the run, not after it
         if project.runtime != "aot":
-            raise BadInput(f"--layers needs the AOT runtime (this project runs {project.runtime}, whose "
+            flag = "--layers" if layers else "--profile"
+            raise BadInput(f"{flag} needs the AOT runtime (this project runs {project.runtime}, whose "
                            "interpreter runs the whole graph in one call). Generate with --runtime aot.")
         bad = [v for v in layer_vectors or () if not 0 <= v < len(xq)]
         if bad:
             raise BadInput(f"--layer-vectors {bad[0]} is not a vector of this run (0 … {len(xq) - 1}).")
     got, ticks, failed = [], [], []
     done: list[int] = []  # the vectors validated, in order
-    diff = None
+    diff = timed = None
     with device(project, port) as url, DeviceLink(url, baud=board.baud, **(link_options or {})) as link:
         info = link.check(sha)
         log(f"Device on {url}: {info.board}, {info.runtime}, model {info.model_sha256[:12]}…, "
@@ -175,6 +180,16 @@ def validate(project_dir: str | Path, data: Any = None, port: str | None = None,
                 wrong = [done[j] for j in range(len(done)) if not np.array_equal(got_so_far[j], expected[done[j]])]
                 chosen = [wrong[0] if wrong else 0]
             diff = layer_diff(link, project, model, xq, list(chosen), board, log=log)
+        if profile and done:
+            from tinyml_fw.profile import layer_profile
+
+            run_ticks = dict(zip(done, ticks, strict=True))
+            chosen = [v for v in layer_vectors or done[:PROFILE_VECTORS] if v in run_ticks]
+            if not chosen:
+                raise DeviceError("--profile: none of --layer-vectors completed its untimed run.")
+            log(f"Profiling {len(chosen)} vector(s) layer by layer")
+            timed = layer_profile(link, project, xq, chosen, [run_ticks[v] for v in chosen], board,
+                                  1e6 / info.tick_hz if _true_time(board, info) else None)
         stats = link.stats
     expected = expected[done]
     y = None if vectors.y is None else vectors.y[done]
@@ -190,8 +205,7 @@ def validate(project_dir: str | Path, data: Any = None, port: str | None = None,
         confusion = metrics.confusion_matrix(got_arr.argmax(1), y, max(got_arr.shape[1], int(np.max(y)) + 1))
     mean_ticks = float(np.mean(ticks)) if ticks else 0.0
     firmware = firmware_of(project) if port is None else None
-    # Device time is true time on a real board and on a cycle-accurate emulator (simavr), not under QEMU's -icount.
-    real = (board.emulator is None or board.emulator.cycle_accurate) and info.tick_hz > 0
+    real = _true_time(board, info)
     # The floor analyze reports: every tensor in its own buffer (no in-place), what the plan is measured against.
     plan_floor = liveness_floor(read_model(project.model_path))
     tflm_bytes = (project.tflm or {}).get("arena_bytes") if project.runtime == "tflm" else None
@@ -226,4 +240,10 @@ def validate(project_dir: str | Path, data: Any = None, port: str | None = None,
         stack_bytes=info.stack_bytes or None, stack_used_bytes=stack_used,
         working_ram_bytes=info.arena_bytes + stack_used if stack_used else None,
         liveness_floor_bytes=plan_floor, tflm_arena_bytes=tflm_bytes,
-        layers=diff.to_dict() if diff else None)
+        layers=diff.to_dict() if diff else None, profile=timed.to_dict() if timed else None)
+
+
+def _true_time(board: boards.Board, info) -> bool:
+    """Device time is true time on a real board and on a cycle-accurate emulator (simavr), not under QEMU's
+    -icount."""
+    return (board.emulator is None or board.emulator.cycle_accurate) and info.tick_hz > 0

@@ -1,6 +1,6 @@
-/* Message handling of docs/protocol.md (version 3): handshake, input chunks, inference, replies,
- * replay of the last reply for a retransmitted request, ERROR for every dropped frame, and PROBE: runs that
- * stop after a layer, and that layer's output read back. */
+/* Message handling of docs/protocol.md (version 4): handshake, input chunks, inference, replies,
+ * replay of the last reply for a retransmitted request, ERROR for every dropped frame, PROBE: runs that
+ * stop after a layer, and that layer's output read back, and PROFILE: runs that time every layer. */
 #include "tfw_device.h"
 
 #include <stddef.h>
@@ -8,6 +8,7 @@
 
 #include "tfw_board.h"
 #include "tfw_config.h"
+#include "tfw_flash.h"
 #include "tfw_model.h"
 
 static void put_u16(uint8_t *p, uint32_t v) {
@@ -66,38 +67,96 @@ static void send_reply(const TfwDevice *dev, uint8_t seq, const TfwReply *r) {
   tfw_frame_write(tfw_board_putc, r->type, seq, r->head, r->head_len, r->data, r->data_len);
 }
 
-static TfwReply error_reply(TfwStatus code, const char *text) {
+#if TFW_TEXT_IN_FLASH
+/* The error texts stay in flash (TFW_TEXT: on AVR, RAM would hold them all); the one being sent is copied
+ * here: one buffer for replies (a replay is of the latest reply, whose text is still here) and one for the
+ * frames the device sends on its own. */
+static char g_reply_text[64];
+static char g_own_text[48];
+static const char *in_ram(char *buf, size_t n, const char *text) {
+  tfw_text_copy(buf, text, n);
+  return buf;
+}
+#define REPLY_TEXT(text) in_ram(g_reply_text, sizeof g_reply_text, (text))
+#define OWN_TEXT(text) in_ram(g_own_text, sizeof g_own_text, (text))
+#else
+#define REPLY_TEXT(text) (text)
+#define OWN_TEXT(text) (text)
+#endif
+
+static TfwReply error_with(TfwStatus code, const char *text) {
   TfwReply r = {TFW_MSG_ERROR, 2, {0}, (const uint8_t *)text, (uint32_t)strlen(text)};
   put_u16(r.head, (uint32_t)code);
   return r;
 }
 
+/* ERROR replies; `text` is a TFW_TEXT. */
+static TfwReply error_reply(TfwStatus code, const char *text) { return error_with(code, REPLY_TEXT(text)); }
+
 /* Frames the device sends on its own (seq 0): not replies, never replayed. */
 static void send_error(TfwStatus code, const char *text) {
-  const TfwReply r = error_reply(code, text);
+  const TfwReply r = error_with(code, OWN_TEXT(text));
   tfw_frame_write(tfw_board_putc, r.type, 0, r.head, r.head_len, r.data, r.data_len);
 }
 
 static TfwReply on_hello(TfwDevice *dev, const uint8_t *payload, uint16_t len) {
   if (len == 4) {
     const uint32_t session = get_u32(payload);
-    if (session == 0) return error_reply(TFW_ERR_BAD_ARG, "HELLO session must not be 0");
+    if (session == 0) return error_reply(TFW_ERR_BAD_ARG, TFW_TEXT("HELLO session must not be 0"));
     dev->session = session;
   } else if (len != 0) {
-    return error_reply(TFW_ERR_BAD_ARG, "HELLO takes a u32 session or nothing");
+    return error_reply(TFW_ERR_BAD_ARG, TFW_TEXT("HELLO takes a u32 session or nothing"));
   }
   const TfwReply r = {TFW_MSG_INFO, 0, {0}, NULL, 0};
   return r;
 }
 
+/* Runs layers first … first + n - 1 one at a time, the timer read between them: out[i] gets layer first + i's
+ * ticks, from the reading before its call to the reading after it, less `cost`. Stops at a failing layer
+ * (*done: the layers timed). */
+static TfwStatus time_layers(uint16_t first, uint16_t n, uint32_t cost, uint32_t *out, uint16_t *done) {
+  uint64_t before = tfw_board_ticks();
+  TfwStatus status = TFW_OK;
+  uint16_t i = 0;
+  while (i < n && status == TFW_OK) {
+    status = tfw_model_invoke_layers((uint16_t)(first + i), (uint16_t)(first + i));
+    const uint64_t after = tfw_board_ticks();
+    const uint64_t spent = after - before;
+    out[i++] = spent > cost ? (uint32_t)(spent - cost) : 0u;
+    before = after;
+  }
+  *done = i;
+  return status;
+}
+
+/* What timing a layer costs by itself (the call, the readings, the loop): the second of two layers past the
+ * last, which run nothing, timed by the same code; the least of a few. Taken off every profiled layer, so the
+ * layers add up to an untimed run's ticks. */
+static uint32_t layer_timing_cost(void) {
+  const uint16_t count = tfw_model_layer_count();
+  uint32_t least = UINT32_MAX, ticks[2];
+  uint16_t done;
+  for (int k = 0; k < 4; ++k) {
+    (void)time_layers(count, 2u, 0u, ticks, &done);
+    if (ticks[1] < least) least = ticks[1];
+  }
+  return least;
+}
+
 /* Runs the model, or its layers up to the one the last PROBE named: then the RESULT carries no output (the
- * host reads that layer's output with PROBE). */
-static TfwReply run_model(const TfwDevice *dev) {
-  const int whole = (uint32_t)dev->stop + 1u >= tfw_model_layer_count();
+ * host reads that layer's output with PROBE). With PROFILE on, one layer at a time. */
+static TfwReply run_model(TfwDevice *dev) {
+  const uint16_t count = tfw_model_layer_count();
+  const int whole = (uint32_t)dev->stop + 1u >= count;
+  const int profiled = dev->profile; /* (PROFILE switches it on only where every layer can be timed) */
+  const uint16_t layers = whole ? count : (uint16_t)(dev->stop + 1u);
   const uint64_t start = tfw_board_ticks();
-  const TfwStatus status = whole ? tfw_model_invoke() : tfw_model_invoke_until(dev->stop);
+  const TfwStatus status = profiled ? time_layers(0u, layers, dev->layer_cost, dev->layer_ticks, &dev->recorded)
+                           : whole  ? tfw_model_invoke()
+                                    : tfw_model_invoke_layers(0u, dev->stop);
   const uint64_t ticks = tfw_board_ticks() - start;
-  if (status != TFW_OK) return error_reply(TFW_ERR_MODEL, "model invoke failed");
+  if (status != TFW_OK) return error_reply(TFW_ERR_MODEL, TFW_TEXT("model invoke failed"));
+  if (profiled) dev->profile_total = ticks;
   TfwReply r = {TFW_MSG_RESULT, 12, {0}, NULL, 0};
   if (whole) {
     r.data = (const uint8_t *)tfw_model_output();
@@ -110,13 +169,13 @@ static TfwReply run_model(const TfwDevice *dev) {
 }
 
 static TfwReply on_infer(TfwDevice *dev, const uint8_t *payload, uint16_t len) {
-  if (len < 4) return error_reply(TFW_ERR_BAD_ARG, "INFER needs an offset");
+  if (len < 4) return error_reply(TFW_ERR_BAD_ARG, TFW_TEXT("INFER needs an offset"));
   const uint32_t offset = get_u32(payload);
   const uint32_t n = len - 4u;
   if (offset == 0) dev->received = 0;
   if (offset != dev->received || n > tfw_model_info.input_bytes - dev->received) {
     dev->received = 0;
-    return error_reply(TFW_ERR_SEQUENCE, "INFER chunk out of order or past the input");
+    return error_reply(TFW_ERR_SEQUENCE, TFW_TEXT("INFER chunk out of order or past the input"));
   }
   if (n) memcpy((uint8_t *)tfw_model_input() + offset, payload + 4, n);
   dev->received += n;
@@ -134,7 +193,9 @@ static TfwReply on_infer(TfwDevice *dev, const uint8_t *payload, uint16_t len) {
  * model); the reply carries up to `length` bytes of that layer's output from `offset`, as memory holds it
  * now. */
 static TfwReply on_probe(TfwDevice *dev, const uint8_t *payload, uint16_t len) {
-  if (len != 8) return error_reply(TFW_ERR_BAD_ARG, "PROBE takes a u16 layer, a u32 offset and a u16 length");
+  if (len != 8) {
+    return error_reply(TFW_ERR_BAD_ARG, TFW_TEXT("PROBE takes a u16 layer, a u32 offset and a u16 length"));
+  }
   const uint16_t layer = get_u16(payload);
   const uint32_t offset = get_u32(payload + 2);
   const uint16_t want = get_u16(payload + 6);
@@ -142,9 +203,11 @@ static TfwReply on_probe(TfwDevice *dev, const uint8_t *payload, uint16_t len) {
   uint32_t size = 0;
   if (layer != TFW_ALL_LAYERS) {
     out = tfw_model_layer_output(layer, &size);
-    if (out == NULL) return error_reply(TFW_ERR_BAD_ARG, "PROBE of a layer the model does not have");
+    if (out == NULL) {
+      return error_reply(TFW_ERR_BAD_ARG, TFW_TEXT("PROBE of a layer the model does not have"));
+    }
   }
-  if (offset > size) return error_reply(TFW_ERR_BAD_ARG, "PROBE offset past the layer's output");
+  if (offset > size) return error_reply(TFW_ERR_BAD_ARG, TFW_TEXT("PROBE offset past the layer's output"));
   uint32_t n = size - offset;
   if (n > want) n = want;
   if (n > TFW_MAX_PAYLOAD - 16u) n = TFW_MAX_PAYLOAD - 16u;
@@ -155,6 +218,36 @@ static TfwReply on_probe(TfwDevice *dev, const uint8_t *payload, uint16_t len) {
   put_u16(r.head + 6, layer);
   put_u32(r.head + 8, size);
   put_u32(r.head + 12, offset);
+  return r;
+}
+
+/* PROFILE: u8 on, u16 first. Later runs record every layer's ticks (on = 1) or run as usual (on = 0); the
+ * reply carries the ticks the last profiled run recorded, from layer `first` (as many as fit a frame). */
+static TfwReply on_profile(TfwDevice *dev, const uint8_t *payload, uint16_t len) {
+  if (len != 3 || payload[0] > 1u) {
+    return error_reply(TFW_ERR_BAD_ARG, TFW_TEXT("PROFILE takes a u8 on (0 or 1) and a u16 first"));
+  }
+  const uint16_t count = tfw_model_layer_count();
+  if (count == 0u || count > TFW_PROFILE_LAYERS) {
+    return error_reply(TFW_ERR_BAD_ARG, TFW_TEXT("PROFILE needs a runtime with layers (AOT)"));
+  }
+  const uint16_t first = get_u16(payload + 1);
+  /* Switching it on starts a new profile: no run recorded yet. */
+  const uint16_t recorded = payload[0] && !dev->profile ? 0u : dev->recorded;
+  if (first > recorded) {
+    return error_reply(TFW_ERR_BAD_ARG, TFW_TEXT("PROFILE first past the layers recorded"));
+  }
+  dev->profile = payload[0];
+  dev->recorded = recorded;
+  uint32_t n = (uint32_t)(recorded - first);
+  if (n > (TFW_MAX_PAYLOAD - 16u) / 4u) n = (TFW_MAX_PAYLOAD - 16u) / 4u;
+  /* The u32s as memory holds them: every core the toolkit targets is little-endian, as the protocol. */
+  TfwReply r = {TFW_MSG_TIMES, 16, {0}, (const uint8_t *)(dev->layer_ticks + first), n * 4u};
+  put_u32(r.head, dev->session);
+  put_u16(r.head + 4, dev->recorded);
+  put_u16(r.head + 6, first);
+  put_u32(r.head + 8, (uint32_t)dev->profile_total);
+  put_u32(r.head + 12, (uint32_t)(dev->profile_total >> 32));
   return r;
 }
 
@@ -178,8 +271,11 @@ static void on_frame(TfwDevice *dev) {
     case TFW_MSG_PROBE:
       r = on_probe(dev, f->payload, f->len);
       break;
+    case TFW_MSG_PROFILE:
+      r = on_profile(dev, f->payload, f->len);
+      break;
     default:
-      r = error_reply(TFW_ERR_UNKNOWN_TYPE, "unknown message type");
+      r = error_reply(TFW_ERR_UNKNOWN_TYPE, TFW_TEXT("unknown message type"));
       break;
   }
   dev->has_last = 1;
@@ -198,7 +294,9 @@ void tfw_device_init(TfwDevice *dev, uint8_t *rx, uint16_t rx_max) {
 }
 
 void tfw_device_boot(TfwDevice *dev) {
-  if (tfw_model_init() != TFW_OK) send_error(TFW_ERR_MODEL, "model init failed");
+  if (tfw_model_init() != TFW_OK) send_error(TFW_ERR_MODEL, TFW_TEXT("model init failed"));
+  const uint16_t count = tfw_model_layer_count();
+  if (count > 0u && count <= TFW_PROFILE_LAYERS) dev->layer_cost = layer_timing_cost();
   send_info(dev, 0);
 }
 
@@ -208,7 +306,7 @@ void tfw_device_feed(TfwDevice *dev, uint8_t byte) {
   if (r == TFW_PARSE_FRAME) {
     on_frame(dev);
   } else if (r == TFW_PARSE_ERROR) {
-    send_error(TFW_ERR_FRAME, "frame dropped (length or CRC)");
+    send_error(TFW_ERR_FRAME, TFW_TEXT("frame dropped (length or CRC)"));
   }
 }
 
@@ -229,7 +327,7 @@ void tfw_device_idle(TfwDevice *dev) {
   if (now - dev->quiet_since > gap) {
     tfw_frame_parser_reset(&dev->parser);
     dev->quiet = 0;
-    send_error(TFW_ERR_FRAME, "frame dropped (stopped arriving midway)");
+    send_error(TFW_ERR_FRAME, TFW_TEXT("frame dropped (stopped arriving midway)"));
   }
 #else
   (void)dev;

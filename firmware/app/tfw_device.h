@@ -1,4 +1,4 @@
-/* The device side of docs/protocol.md (version 2) apart from main(): bytes in, replies out.
+/* The device side of docs/protocol.md (version 4) apart from main(): bytes in, replies out.
  * The board's main loop (tfw_app.c) and the host-side tests and fuzzer drive this same code; it reaches
  * the board and the model only through tfw_board.h and tfw_model.h. */
 #ifndef TFW_DEVICE_H
@@ -6,7 +6,12 @@
 
 #include <stdint.h>
 
+#include "tfw_config.h"
 #include "tfw_frame.h"
+
+#ifndef TFW_PROFILE_LAYERS
+#define TFW_PROFILE_LAYERS 0u /* layers a PROFILE run records: the generated tfw_config.h gives the model's */
+#endif
 
 #ifndef TFW_RX_GAP_MS
 #define TFW_RX_GAP_MS 200u /* a frame that stops arriving for this long is dropped */
@@ -26,6 +31,12 @@ typedef struct {
   uint32_t received;        /* input bytes held so far */
   uint32_t session;         /* opened by the last HELLO; 0 after boot */
   uint16_t stop;            /* runs stop after this layer (the last PROBE's); TFW_ALL_LAYERS after boot */
+  /* PROFILE: runs a layer at a time and records each layer's ticks (less the cost of timing a layer). */
+  uint8_t profile;          /* on: set by PROFILE; off after boot */
+  uint16_t recorded;        /* layers the last profiled run recorded (0: none since PROFILE switched it on) */
+  uint32_t layer_cost;      /* ticks that timing an empty layer takes, measured at boot */
+  uint64_t profile_total;   /* ticks of the last profiled run, as its RESULT said */
+  uint32_t layer_ticks[TFW_PROFILE_LAYERS > 0u ? TFW_PROFILE_LAYERS : 1u];
   uint64_t quiet_since;     /* a timer reading taken while no byte was waiting, mid-frame */
   uint8_t quiet;            /* quiet_since is valid: no byte arrived since it was taken */
   uint8_t idle_polls;       /* the timer is read every 256 idle polls only */

@@ -28,14 +28,15 @@ int8_t *tfw_model_input(void);
 const int8_t *tfw_model_output(void);
 TfwStatus tfw_model_invoke(void);
 
-/* Per-layer inspection (docs/protocol.md, PROBE). A layer is one step of the runtime (the AOT engine: one
- * kernel call; a runtime that cannot stop between layers has none). */
+/* Per-layer inspection (docs/protocol.md, PROBE and PROFILE). A layer is one step of the runtime (the AOT
+ * engine: one kernel call; a runtime that cannot stop between layers has none). */
 #define TFW_ALL_LAYERS 0xFFFFu
 /* How many layers the runtime can stop after (0: none). */
 uint16_t tfw_model_layer_count(void);
-/* Runs layers 0 … last only, on the input in place (last >= the count: the whole model, as
- * tfw_model_invoke). After it, the output of layer `last` is in memory. */
-TfwStatus tfw_model_invoke_until(uint16_t last);
+/* Runs layers first … last only (last >= the count: to the end; first >= the count: nothing), on the memory
+ * as the layer before `first` left it. tfw_model_invoke_layers(0, TFW_ALL_LAYERS) is tfw_model_invoke. After
+ * it, the output of layer `last` is in memory. */
+TfwStatus tfw_model_invoke_layers(uint16_t first, uint16_t last);
 /* Where layer `layer`'s output tensor lives and its size in bytes (*bytes); NULL when there is no such
  * layer. It holds that layer's output right after a run that stopped there. */
 const int8_t *tfw_model_layer_output(uint16_t layer, uint32_t *bytes);

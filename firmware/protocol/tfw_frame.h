@@ -7,7 +7,7 @@
 
 #include "tfw_status.h"
 
-#define TFW_PROTOCOL_VERSION 3
+#define TFW_PROTOCOL_VERSION 4
 #define TFW_FRAME_SOF 0xA5u
 #define TFW_MAX_PAYLOAD 1024u
 
@@ -19,6 +19,8 @@ enum {
   TFW_MSG_RESULT = 0x12,
   TFW_MSG_PROBE = 0x13,
   TFW_MSG_LAYER = 0x14,
+  TFW_MSG_PROFILE = 0x15,
+  TFW_MSG_TIMES = 0x16,
   TFW_MSG_LOG = 0x20,
   TFW_MSG_ERROR = 0x21,
 };

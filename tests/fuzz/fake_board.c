@@ -51,23 +51,26 @@ int fake_model(const uint8_t *input, uint8_t *output) {
 TfwStatus tfw_model_init(void) { return TFW_OK; }
 int8_t *tfw_model_input(void) { return g_arena; }
 const int8_t *tfw_model_output(void) { return g_arena; }
-TfwStatus tfw_model_invoke(void) {
+static TfwStatus run_fake_model(void) {
   uint8_t out[FAKE_OUTPUT_BYTES];
-  ++g_invokes;
   if (fake_model((const uint8_t *)g_arena, out) != 0) return TFW_ERR_MODEL;
   memcpy(g_arena, out, sizeof out); /* overwrites the start of the input */
   return TFW_OK;
 }
 
-/* Two layers: layer 0 leaves the input as it is (its output is the whole arena), layer 1 is the model. */
+/* Two layers: layer 0 leaves the input as it is (its output is the whole arena), layer 1 is the model. Each
+ * layer advances the timer by FAKE_LAYER_TICKS(k), so a profile has known figures. */
 uint16_t tfw_model_layer_count(void) { return FAKE_LAYERS; }
-TfwStatus tfw_model_invoke_until(uint16_t last) {
-  if (last == 0) {
-    ++g_invokes;
-    return TFW_OK;
+TfwStatus tfw_model_invoke_layers(uint16_t first, uint16_t last) {
+  if (first == 0) ++g_invokes; /* a run starts at layer 0 */
+  for (uint16_t k = first; k < FAKE_LAYERS; ++k) {
+    g_ticks += FAKE_LAYER_TICKS(k);
+    if (k == 1 && run_fake_model() != TFW_OK) return TFW_ERR_MODEL;
+    if (k == last) break;
   }
-  return tfw_model_invoke();
+  return TFW_OK;
 }
+TfwStatus tfw_model_invoke(void) { return tfw_model_invoke_layers(0, TFW_ALL_LAYERS); }
 const int8_t *tfw_model_layer_output(uint16_t layer, uint32_t *bytes) {
   if (layer >= FAKE_LAYERS) return NULL;
   *bytes = layer == 0 ? FAKE_INPUT_BYTES : FAKE_OUTPUT_BYTES;

@@ -9,6 +9,7 @@
 #define FAKE_INPUT_BYTES 600u
 #define FAKE_OUTPUT_BYTES 10u
 #define FAKE_LAYERS 2u /* layer 0: the input as it is (600 bytes); layer 1: the model (its output) */
+#define FAKE_LAYER_TICKS(k) (70u + 30u * (k)) /* the timer ticks layer k takes (a profile's figures) */
 
 /* Fresh device state (as after a reset), cleared output, timer at 0; then the boot INFO is sent. */
 void harness_reset(void);

@@ -12,7 +12,9 @@
  *   line),
  *   and for each valid frame one reply carrying its seq, the one the reference model predicts: a replay
  *   (byte for byte the previous reply) for a repeated request, INFO with the session, ACK with the count,
- *   RESULT with the fake model's output of the assembled input, or ERROR with the right code.
+ *   RESULT with the fake model's output of the assembled input and the ticks of the layers that ran (the fake
+ *   model's layers advance the fake timer by known amounts), TIMES with the ticks of each layer of the last
+ *   profiled run, or ERROR with the right code.
  * Set TFW_FUZZ_DUMP=path to write what the device sent for the last input (used by tests/test_fuzz.py);
  * set TFW_FUZZ_BREAK_ORACLE=1 to hide ERROR frames from the oracle (proves that the oracle fires). */
 #include <stdint.h>
@@ -113,6 +115,9 @@ static int ref_next(const uint8_t *s, size_t n, size_t *pos, uint16_t cap, int c
 typedef struct {
   uint32_t session, received;
   uint32_t stop; /* the layer the last PROBE named: 0xFFFF (whole model) after boot */
+  int profile;     /* the last PROFILE's on */
+  uint32_t recorded; /* layers the last profiled run recorded */
+  uint32_t profile_total; /* ticks of the last profiled run */
   uint8_t input[FAKE_INPUT_BYTES]; /* the fake model's memory: the input, its start overwritten by outputs */
   int has_last;
   uint8_t last_type, last_seq;
@@ -175,6 +180,30 @@ static void expect_request_reply(Model *m, const Event *req, const Event *reply)
       CHECK(n == 0 || memcmp(reply->payload + 16, m->input + offset, n) == 0, "LAYER data");
       return;
     }
+    case TFW_MSG_PROFILE: {
+      if (req->len != 3 || req->payload[0] > 1u) {
+        expect_error(reply, kBadArg);
+        return;
+      }
+      const uint32_t first = le16(req->payload + 1);
+      const uint32_t recorded = req->payload[0] && !m->profile ? 0u : m->recorded;
+      if (first > recorded) {
+        expect_error(reply, kBadArg);
+        return;
+      }
+      m->profile = req->payload[0];
+      m->recorded = recorded;
+      const uint32_t n = recorded - first;
+      CHECK(reply->type == TFW_MSG_TIMES && reply->len == 16 + 4 * n, "PROFILE answered with 0x%02x of %u bytes",
+            reply->type, reply->len);
+      CHECK(le32(reply->payload) == m->session && le16(reply->payload + 4) == recorded &&
+                le16(reply->payload + 6) == first && le32(reply->payload + 8) == m->profile_total &&
+                le32(reply->payload + 12) == 0, "TIMES fields");
+      for (uint32_t i = 0; i < n; ++i) {
+        CHECK(le32(reply->payload + 16 + 4 * i) == FAKE_LAYER_TICKS(first + i), "TIMES of layer %u", first + i);
+      }
+      return;
+    }
     case TFW_MSG_INFER: {
       if (req->len < 4) {
         expect_error(reply, kBadArg);
@@ -195,10 +224,13 @@ static void expect_request_reply(Model *m, const Event *req, const Event *reply)
         return;
       }
       m->received = 0;
+      if (m->profile) m->recorded = m->stop == 0 ? 1u : 2u;
       if (m->stop == 0) { /* stopped after layer 0: a RESULT without output */
         CHECK(reply->type == TFW_MSG_RESULT && reply->len == 12, "a stopped run answered with 0x%02x of %u bytes",
               reply->type, reply->len);
         CHECK(le32(reply->payload) == m->session, "RESULT session");
+        CHECK(le32(reply->payload + 4) == FAKE_LAYER_TICKS(0) && le32(reply->payload + 8) == 0, "RESULT ticks");
+        if (m->profile) m->profile_total = FAKE_LAYER_TICKS(0);
         return;
       }
       uint8_t out[FAKE_OUTPUT_BYTES];
@@ -209,6 +241,9 @@ static void expect_request_reply(Model *m, const Event *req, const Event *reply)
       CHECK(reply->type == TFW_MSG_RESULT && reply->len == 12 + FAKE_OUTPUT_BYTES, "INFER answered with 0x%02x, "
             "not RESULT", reply->type);
       CHECK(le32(reply->payload) == m->session, "RESULT session");
+      CHECK(le32(reply->payload + 4) == FAKE_LAYER_TICKS(0) + FAKE_LAYER_TICKS(1) && le32(reply->payload + 8) == 0,
+            "RESULT ticks");
+      if (m->profile) m->profile_total = FAKE_LAYER_TICKS(0) + FAKE_LAYER_TICKS(1);
       CHECK(memcmp(reply->payload + 12, out, FAKE_OUTPUT_BYTES) == 0, "RESULT output");
       memcpy(m->input, out, FAKE_OUTPUT_BYTES); /* the output overwrites the start of the input */
       return;

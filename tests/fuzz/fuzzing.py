@@ -94,7 +94,16 @@ def seeds() -> dict[str, bytes]:
                       *_vector(10, data), (Msg.PROBE, 13, protocol.probe(1, 0, 64))]),
         "probe_errors": raw([(Msg.PROBE, 1, b"\x00"), (Msg.PROBE, 2, protocol.probe(2, 0, 1)),
                              (Msg.PROBE, 3, protocol.probe(1, 11, 1)), (Msg.PROBE, 4, protocol.probe(0xFFFF, 1, 1))]),
+        "profile": raw([hello, (Msg.PROFILE, 2, protocol.profile(True)), *_vector(3, data),
+                        (Msg.PROFILE, 6, protocol.profile(True, 1)), (Msg.PROBE, 7, protocol.probe(0, 0, 0)),
+                        *_vector(8, data), (Msg.PROFILE, 11, protocol.profile(False)), *_vector(12, data),
+                        (Msg.PROFILE, 15, protocol.profile(False, 1)), (Msg.PROFILE, 16, protocol.profile(True, 1))]),
+        "profile_errors": raw([(Msg.PROFILE, 1, b"\x01"), (Msg.PROFILE, 2, b"\x02\x00\x00"),
+                               (Msg.PROFILE, 3, protocol.profile(True, 1)), *_vector(4, b"\x7f\x80" + data[2:]),
+                               (Msg.PROFILE, 7, protocol.profile(False, 2)), (Msg.PROFILE, 8, protocol.profile(False, 3))]),
         "structured": _records(hello, *vector, vector[-1]),
+        "structured_profile": _records(hello, (Msg.PROFILE, 2, protocol.profile(True)), *_vector(3, data),
+                                       (Msg.PROFILE, 6, protocol.profile(False))),
         "structured_errors": _records((Msg.INFER, 1, b""), (0x30, 2, b"x"), (Msg.HELLO, 3, b"\x00" * 4)),
     }
 

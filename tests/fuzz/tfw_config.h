@@ -7,5 +7,6 @@
 #define TFW_TOOLKIT_VERSION "test"
 #define TFW_TICK_HZ 1000000u /* the fake board's timer: 1 tick = 1 us */
 #define TFW_RX_MAX 256u
+#define TFW_PROFILE_LAYERS 2u /* fake_board.h: FAKE_LAYERS */
 
 #endif /* TFW_CONFIG_H */
