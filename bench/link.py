@@ -13,8 +13,8 @@ M4 and M7, clean and behind tinyml_fw/faults.py) and "simavr" (the Uno and Mega,
 AVR's UART at its baud rate in simulated time, here held to wall time (the bridge's realtime mode: free-running,
 simavr is several times faster than the chip and the host's latency would cost the AVR that many more cycles of
 waiting). An AVR run also reports its rates in simulated seconds (simavr's cycle counter / f_cpu):
-`sim_wire_bytes_per_second`, and `sim_link_utilization`, the wire bytes over what the UART can move (baud / 10 per second) while the device is
-not running the model (its ticks, exact cycles on AVR, are taken out).
+`sim_wire_bytes_per_second`, and `sim_link_utilization`, the wire bytes over what the UART can move (baud / 10
+per second) while the device is not running the model (its ticks, exact cycles on AVR, are taken out).
 """
 
 from __future__ import annotations
@@ -31,18 +31,17 @@ from pathlib import Path
 import numpy as np
 
 from tinyml_fw import __version__, boards
+from tinyml_fw.build import firmware_of
 from tinyml_fw.data import load_data
 from tinyml_fw.deploy import deploy
+from tinyml_fw.emulator import Simavr
 from tinyml_fw.errors import BadInput
 from tinyml_fw.faults import Faults, faulty_board
-from tinyml_fw.build import firmware_of
-from tinyml_fw.emulator import Simavr
 from tinyml_fw.flash import device
-from tinyml_fw.paths import home
 from tinyml_fw.generate import Project
 from tinyml_fw.golden import Reference
 from tinyml_fw.link import DeviceLink, VectorFailed
-
+from tinyml_fw.paths import home
 
 Clock = Callable[[], float]  # simulated seconds now, on an emulator that counts them
 
@@ -104,7 +103,7 @@ def measure(project: Project, data_path: Path, vectors: int, rate: float, seed: 
         seconds = time.perf_counter() - start
         sim_seconds = clock() - sim_start if clock else None
         stats = link.stats
-    mismatches = sum(o is not None and o != e.tobytes() for o, e in zip(outputs, expected))
+    mismatches = sum(o is not None and o != e.tobytes() for o, e in zip(outputs, expected, strict=True))
     return {
         "fault_rate": rate, "vectors": vectors, "seconds": round(seconds, 3),
         "vectors_per_second": round(vectors / seconds, 2),

@@ -20,6 +20,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "c")]
 
 import harness  # noqa: E402
 import op_table  # noqa: E402
+
 from tinyml_fw.paths import home  # noqa: E402
 
 

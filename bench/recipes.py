@@ -30,7 +30,8 @@ def main() -> None:
         r = run.report
         rows.append({
             "recipe": name, "metric": r.metric, "float_test_set": run.quantized.float_score,
-            "int8_test_set": run.quantized.quantized_score, "int8_device": r.score_device, "vectors": r.vectors, "bit_exact": r.bit_exact, "macs": a.total_macs,
+            "int8_test_set": run.quantized.quantized_score, "int8_device": r.score_device, "vectors": r.vectors,
+            "bit_exact": r.bit_exact, "macs": a.total_macs,
             "weight_bytes": a.weight_bytes, "liveness_floor": a.liveness_floor, "aot_arena": a.aot_arena_bytes,
             "tflm_arena_host64": a.tflm_arena_bytes, "flash_bytes": r.flash_bytes, "ram_bytes": r.ram_bytes,
             "instructions_per_inference": r.instructions_per_inference,

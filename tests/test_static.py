@@ -1,5 +1,5 @@
-"""Static checks in `make test`: ruff and mypy on the package, and the generated C of every catalog board
-compiled with -Wall -Wextra -Werror by a compiler for that board's CPU.
+"""Static checks in `make test`: ruff on the package and the benchmarks, mypy on the package, and the generated
+C of every catalog board compiled with -Wall -Wextra -Werror by a compiler for that board's CPU.
 
 Real boards cannot be built here (their PlatformIO platforms come from the registry), so the board's CPU
 compiler stands in: arm-none-eabi-gcc with the board's -mcpu (which also selects the DSP kernels where the
@@ -29,8 +29,8 @@ def _tool(args: list[str]) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", *args], cwd=ROOT, capture_output=True, text=True, timeout=600)
 
 
-def test_ruff_is_clean_on_the_package():
-    result = _tool(["ruff", "check", "tinyml_fw"])
+def test_ruff_is_clean_on_the_package_and_benchmarks():
+    result = _tool(["ruff", "check", "tinyml_fw", "bench"])
     assert result.returncode == 0, result.stdout + result.stderr
 
 
