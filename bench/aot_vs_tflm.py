@@ -1,6 +1,6 @@
 """The AOT engine against real TFLM → bench/results/aot_vs_tflm.json: per recipe and emulated core, flash
 (code + weights), RAM (AOT plan + stack used), instructions per inference, and instructions per MAC of every
-layer of 10k MACs or more (measured per layer on the device, `validate --layers`), beside the TFLM figures of
+layer of 10k MACs or more (timed per layer on the device in one run, `validate --profile`), beside the TFLM figures of
 ../shared/reference/tflm-reference.md (real TFLM on the emulated Cortex-M4, where that file has the model).
 
 Usage: python bench/aot_vs_tflm.py [--boards mps2-an386,mps2-an500] [--recipes digits-mlp,sine,...] [--limit 20]
@@ -32,13 +32,10 @@ def measure(recipe: str, board: str, limit: int, work: Path) -> dict:
     run = deploy(recipe, board, work, limit=limit, log=lambda _: None)
     a = analyze(run.quantized.tflite_path)
     data = run.trained.data_path
-    layered = validate(run.project.path, data, limit=2, layers=True, layer_vectors=[0], log=lambda _: None)
-    rows = [r for r in layered.layers["layers"] if r["op"] in MAC_OPS]
-    macs = [layer.macs for layer in a.layers if layer.op in MAC_OPS]
-    per_layer = []
-    for row, m in zip(rows, macs, strict=True):
-        per_layer.append({"layer": row["name"], "op": row["op"], "macs": m, "instructions": row["instructions"],
-                          "instructions_per_mac": round(row["instructions"] / m, 3) if m else None})
+    timed = validate(run.project.path, data, limit=5, profile=True, log=lambda _: None).profile
+    assert timed is not None
+    per_layer = [{"layer": row["name"], "op": row["op"], "macs": row["macs"], "instructions": row["instructions"],
+                  "instructions_per_mac": row["instructions_per_mac"]} for row in timed["layers"]]
     r = run.report
     out = {
         "recipe": recipe, "board": board, "vectors": r.vectors, "bit_exact": r.bit_exact, "macs": a.total_macs,
@@ -46,9 +43,9 @@ def measure(recipe: str, board: str, limit: int, work: Path) -> dict:
         "stack_used_bytes": r.stack_used_bytes, "ram_plan_plus_stack_bytes": r.working_ram_bytes,
         "instructions_per_inference": round(r.instructions_per_inference or 0),
         "instructions_per_mac": round((r.instructions_per_inference or 0) / a.total_macs, 3),
-        "layers": [{"layer": row["name"], "op": row["op"], "instructions": row["instructions"]}
-                   for row in layered.layers["layers"]],
-        "big_layers": [x for x in per_layer if x["macs"] >= BIG_LAYER_MACS],
+        "layers": per_layer,
+        "profile_vs_untimed": round(timed["difference"], 4),
+        "big_layers": [x for x in per_layer if x["op"] in MAC_OPS and x["macs"] >= BIG_LAYER_MACS],
     }
     tflm = TFLM_M4.get(recipe)
     if tflm and board == "mps2-an386":

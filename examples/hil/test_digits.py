@@ -43,3 +43,14 @@ def test_one_inference_fits_the_latency_budget(dut, digits):
     """Only on the emulated boards, whose instruction counts are exact (QEMU -icount)."""
     dut.infer(digits[0][0])
     assert 1_480 < dut.last_instructions < 40_000  # at least one instruction per MAC
+
+
+@pytest.mark.boards("mps2-an386", "mps2-an500")
+def test_every_dense_layer_stays_within_its_budget(dut, digits):
+    """Per-layer budgets, timed on the device in one run per vector (PROFILE): a kernel that gets slower fails
+    here, and the message names its layer."""
+    report = dut.validate(digits[0][:2], profile=True)
+    dense = [layer for layer in report.profile["layers"] if layer["op"] == "FULLY_CONNECTED"]
+    assert dense
+    for layer in dense:
+        assert layer["instructions_per_mac"] < 6, f"{layer['name']}: {layer['instructions_per_mac']} per MAC"
