@@ -67,4 +67,5 @@ def confusion_matrix(predicted: np.ndarray, labels: np.ndarray, classes: int) ->
 
 
 def is_classification(outputs: int, y: np.ndarray | None) -> bool:
+    """Labels that are class indices for a model with several outputs (scored by accuracy, not by MAE)."""
     return y is not None and outputs > 1 and np.issubdtype(np.asarray(y).dtype, np.integer)

@@ -18,6 +18,7 @@ import numpy as np
 from tinyml_fw.data import Data, check_inputs, check_labels, load_data, random_data
 from tinyml_fw.errors import BadInput
 from tinyml_fw.golden import Reference
+from tinyml_fw.metrics import is_classification
 from tinyml_fw.modelspec import read_model
 from tinyml_fw.quiet import quiet_fds
 from tinyml_fw.tf import tensorflow
@@ -177,7 +178,7 @@ def score(predictions: np.ndarray | None, y: np.ndarray | None) -> tuple[str | N
     """(metric, value): top-1 accuracy when y holds class indices, else mean absolute error."""
     if predictions is None or y is None:
         return None, None
-    if predictions.shape[1] > 1 and np.issubdtype(np.asarray(y).dtype, np.integer):
+    if is_classification(predictions.shape[1], y):
         return "accuracy", float(np.mean(predictions.argmax(axis=1) == y))
     return "mae", float(np.mean(np.abs(predictions.reshape(len(y), -1) - np.asarray(y).reshape(len(y), -1))))
 
