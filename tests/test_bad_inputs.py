@@ -541,15 +541,18 @@ def test_bad_device(behaviour, device_outcomes):
     assert_one_line_error(device_outcomes[behaviour].result(timeout=120), DEVICE, DEVICE_CASES[behaviour])
 
 
-def test_port_busy(world: World):
-    """A local port another program holds (an exclusive lock, as pyserial's `exclusive=True` takes)."""
+@pytest.mark.parametrize("verb", ["validate", "monitor"])
+def test_port_busy(world: World, verb: str):
+    """A local port another program holds (an exclusive lock, as pyserial's `exclusive=True` takes, and as
+    validate and monitor take themselves)."""
     import serial
 
     controller, device = os.openpty()
     name = os.ttyname(device)
     holder = serial.Serial(name, exclusive=True)
+    args = [str(world.built), "--random", "1"] if verb == "validate" else []
     try:
-        result = cli("validate", str(world.built), "--random", "1", "--port", name, cwd=world.tmp)
+        result = cli(verb, *args, "--port", name, cwd=world.tmp)
     finally:
         holder.close()
         os.close(controller)

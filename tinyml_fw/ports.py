@@ -93,10 +93,12 @@ def find_port(board: Board, port: str | None = None, lister: Lister | None = Non
 
 def open_port(port: str, baud: int, board: Board | None = None, timeout: float = 0.05) -> Any:
     """The port (a device or a pyserial URL) at `baud`, without the DTR/RTS edge that resets boards such as
-    the ESP32 on open, where the board's serial data says which lines to hold."""
+    the ESP32 on open, where the board's serial data says which lines to hold. A device is locked while open
+    (pyserial's `exclusive`), as the link locks it: two programs never read the same board."""
     import serial
 
-    handle = serial.serial_for_url(port, do_not_open=True, baudrate=baud, timeout=timeout)
+    handle = serial.serial_for_url(port, do_not_open=True, baudrate=baud, timeout=timeout,
+                                   **({} if "://" in port else {"exclusive": True}))
     if board is not None and board.serial.monitor_dtr is not None:
         handle.dtr = bool(board.serial.monitor_dtr)
     if board is not None and board.serial.monitor_rts is not None:
