@@ -250,6 +250,18 @@ def test_upload_failure_names_the_bootloader_trick(nano_project):
                log=lambda _: None)
 
 
+def test_a_port_name_a_shell_would_read_is_refused_before_upload(nano_project):
+    from tinyml_fw.errors import BadInput
+
+    def runner(project_dir, targets=(), extra_args=()):
+        raise AssertionError("PlatformIO must not run")
+
+    for port in ("/dev/ttyACM0; touch x", "/dev/tty$(id)", "COM3 & calc"):
+        with pytest.raises(BadInput, match="characters a shell would read"):
+            upload(nano_project, port=port, runner=runner, opener=lambda d, b: FakeBoardPort("0" * 64),
+                   log=lambda _: None)
+
+
 def test_emulated_board_has_nothing_to_upload(tmp_path, hello_world_model):
     from tinyml_fw.errors import BadInput
 

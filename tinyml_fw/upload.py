@@ -17,6 +17,7 @@ the serial port (see tests/test_ports.py: the real upload and port timing stay u
 from __future__ import annotations
 
 import random
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,6 +31,8 @@ from tinyml_fw.generate import Project
 from tinyml_fw.platformio import run_pio
 from tinyml_fw.ports import Lister, check_free, explain_open_error, find_port, open_port, wait_for_port
 
+# Port names PlatformIO's upload may pass through a shell (the platforms build the command as one string).
+SHELL_SAFE_PORT = re.compile(r"[A-Za-z0-9_./:\\-]+")
 HELLO_TIMEOUT = 20.0  # from the end of the upload to INFO (USB enumeration, bootloaders, TFLM start-up)
 
 
@@ -127,6 +130,10 @@ def upload(project_dir: str | Path, port: str | None = None, log=print, runner: 
         raise BadInput(f"{board.id} is emulated: `tinyml-fw flash` runs it on QEMU, there is nothing to upload.")
     firmware_of(project)  # built first
     port = find_port(board, port, lister)
+    if not SHELL_SAFE_PORT.fullmatch(port):
+        raise BadInput(f"The port name {port!r} has characters a shell would read, and PlatformIO's upload passes it "
+                       "through one: give a link to it without them (e.g. `ln -s PORT /tmp/board`, then --port "
+                       "/tmp/board).")
     check_free(port, board.baud, opener=(lambda dev, **kw: opener(dev, board.baud)) if opener else None)
     log(f"Uploading to {board.id} on {port} ({board.upload_protocol or 'default'} method)")
     result = runner(project.path, targets=["upload"], extra_args=["--upload-port", port])
