@@ -34,6 +34,7 @@ typedef struct {
   /* PROFILE: runs a layer at a time and records each layer's ticks (less the cost of timing a layer). */
   uint8_t profile;          /* on: set by PROFILE; off after boot */
   uint16_t recorded;        /* layers the last profiled run recorded (0: none since PROFILE switched it on) */
+  uint32_t read_cost;       /* ticks between two back-to-back timer readings, measured at boot */
   uint32_t layer_cost;      /* ticks that timing an empty layer takes, measured at boot */
   uint64_t profile_total;   /* ticks of the last profiled run, as its RESULT said */
   uint32_t layer_ticks[TFW_PROFILE_LAYERS > 0u ? TFW_PROFILE_LAYERS : 1u];
