@@ -45,7 +45,10 @@ def test_chain_reuses_memory():
 def test_hello_world_plan(hello_world_model):
     plan = lower(read_model(hello_world_model), "hello world")
     assert plan.name == "hello_world"
-    assert [s.kernel for s in plan.steps] == ["tfw_fully_connected_s8"] * 3
+    # fast_kernels: direct calls of the fast kernel of each layer's requantization
+    assert all(s.kernel.startswith("tfw_fully_connected_s8_fast") for s in plan.steps) and len(plan.steps) == 3
+    assert [s.kernel for s in lower(read_model(hello_world_model), "hw", fast_kernels=False).steps] == [
+        "tfw_fully_connected_s8"] * 3
     assert plan.input_bytes == 1 and plan.output_bytes == 1
     assert plan.liveness_floor <= plan.arena_bytes
 

@@ -27,8 +27,8 @@ CORES = {"mps2-an385": ("cortex-m3", False), "mps2-an386": ("cortex-m4", True),
 # the vectors below; a kernel change that costs more than TOLERANCE fails. Lower them when a change speeds
 # things up (the test also fails when the figure falls far below the guard, so stale guards are noticed).
 GUARDS = {
-    "hello_world": {"instructions": 2_580, "flash_bytes": 8_180},
-    "digits": {"instructions": 5_400, "flash_bytes": 12_620},
+    "hello_world": {"instructions": 931, "flash_bytes": 8_032},
+    "digits": {"instructions": 2_329, "flash_bytes": 11_676},
 }
 TOLERANCE = 1.03
 
@@ -50,8 +50,9 @@ def digits(tmp_path_factory, isolated_home):
     return raw, ref.quantize(x.reshape(len(x), -1))
 
 
-def _run(tmp_path: Path, raw: bytes, board_id: str, inputs: np.ndarray):
-    """Generate, build and run on the emulated board: (outputs, instructions per inference, firmware)."""
+def _run(tmp_path: Path, raw: bytes, board_id: str, inputs: np.ndarray, profile: list | None = None):
+    """Generate, build and run on the emulated board: (outputs, instructions per inference, firmware). With
+    `profile`, also time the first input's layers on the device (PROFILE): appends (TIMES, its untimed ticks)."""
     from tinyml_fw.build import build
     from tinyml_fw.flash import device
     from tinyml_fw.generate import Project, generate
@@ -70,6 +71,8 @@ def _run(tmp_path: Path, raw: bytes, board_id: str, inputs: np.ndarray):
             result = link.infer(np.ascontiguousarray(x).tobytes())
             rows.append(np.frombuffer(result.output, dtype=out_dtype))
             ticks.append(result.ticks)
+        if profile is not None:
+            profile.append((link.profile(np.ascontiguousarray(inputs[0]).tobytes())[1], ticks[0]))
     instructions = ticks_to_instructions(float(np.mean(ticks)), board.tick_hz, board.emulator.icount_shift)
     return np.stack(rows), instructions, firmware
 
@@ -84,14 +87,21 @@ def test_digits_bit_exact_on_every_core(tmp_path, digits, board_id):
     raw, xq = digits
     cpu, dsp = CORES[board_id]
     assert boards.get(board_id).cpu.startswith(cpu)
-    got, instructions, firmware = _run(tmp_path, raw, board_id, xq)
+    timed: list = []
+    got, instructions, firmware = _run(tmp_path, raw, board_id, xq, profile=timed)
     np.testing.assert_array_equal(got, Reference(raw).run_all(xq).reshape(got.shape))
-    # Compile-time selection: the fast FULLY_CONNECTED is linked on DSP cores only (gc-sections drops it
-    # elsewhere), and it is what makes the DSP cores faster.
+    # The device's per-layer profile on every core: three layers, adding up to the untimed run (1.5 %).
+    (times, untimed), = timed
+    assert times.recorded == 3 and all(t > 0 for t in times.ticks)
+    assert sum(times.ticks) == pytest.approx(untimed, rel=0.015), (times.ticks, untimed)
+    # Generate-time selection: the generator calls a fast FULLY_CONNECTED (one per requantization mode) on the
+    # boards with fast kernels, the portable one elsewhere (gc-sections drops what is not called), and it is
+    # what makes the DSP cores faster.
     symbols = _symbols(firmware.elf)
-    assert ("tfw_fully_connected_s8_fast" in symbols) == dsp
-    # ... and the fast kernels' generate-time data (folded biases, the softmax table) only where they run.
-    assert any("fused_bias" in s or "exp_table" in s for s in symbols) == dsp
+    assert any(s.startswith("tfw_fully_connected_s8_fast") for s in symbols) == dsp
+    assert ("tfw_fully_connected_s8" in symbols) != dsp
+    # ... and the fast kernels' generate-time data (block streams, the softmax table) only where they run.
+    assert any(s.endswith("_blocks") or "exp_table" in s for s in symbols) == dsp
     assert boards.get(board_id).fast_kernels == dsp
     if dsp:
         assert instructions < 0.5 * 18_000, instructions  # the portable kernels need ~18,000

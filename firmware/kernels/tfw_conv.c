@@ -42,8 +42,8 @@ TfwStatus tfw_conv_s8(const TfwConvParams *p, const int8_t *input, int8_t *outpu
   if (p->input_offset < -127 || p->input_offset > 128) return TFW_ERR_BAD_ARG;
   if (p->output_offset < -128 || p->output_offset > 127 || p->bias64 != NULL) return TFW_ERR_BAD_ARG;
 #if TFW_FAST_KERNELS
-  if (p->fused_bias != NULL && p->filter_depth == p->input_depth &&
-      p->filter_height * p->filter_width * p->filter_depth <= TFW_CONV_PATCH_MAX) {
+  if (p->blocks != NULL && p->filter_depth == p->input_depth &&
+      TFW_CONV_PATCH_BYTES(p->filter_height, p->filter_width, p->filter_depth) <= TFW_CONV_PATCH_MAX) {
     return tfw_conv_s8_fast(p, input, output);
   }
 #endif

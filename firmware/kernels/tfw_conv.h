@@ -31,21 +31,27 @@ typedef struct {
   const int64_t *bias64;  /* [output_depth] or NULL (s16 with wide_accum == 1) */
   const int32_t *output_multiplier;  /* [output_depth], Q31 */
   const int32_t *output_shift;       /* [output_depth], power of two */
-  /* s8 with one group only, read by the fast kernel alone: bias[oc] + input_offset * (sum of filter oc),
-   * modulo 2^32, or NULL (then the portable kernel runs on every core). */
-  const int32_t *fused_bias;
+  /* s8 with one group only, read by the fast kernel alone: the filters as a block stream over the patch
+   * [filter_height][filter_width][input_depth] (tfw_dot_dsp.h: tfw_rows_s8; fused biases bias[oc] +
+   * input_offset * (sum of filter oc), int16 interleaved weights, requantization), or NULL (then the
+   * portable kernel runs on every core); and the mode of its requantization (TFW_REQUANT_*). */
+  const int32_t *blocks;
+  int32_t requant_mode;
 } TfwConvParams;
 
-/* The largest filter (filter_height * filter_width * input_depth values) the fast kernel takes: its
- * patch of the input lives on the stack. */
+/* The largest patch the fast kernel takes (it lives on the stack), and the bytes of a filter's patch:
+ * filter_height * filter_width * input_depth values, or, when a filter row has fewer than four values,
+ * one word per filter row (its values in the low bytes, zeros above; the blocks' filters padded alike:
+ * tinyml_fw/aot/ops/conv.py: patch_bytes); the kernel zero-pads the patch to whole words. */
 #define TFW_CONV_PATCH_MAX 320
+#define TFW_CONV_PATCH_BYTES(fh, fw, depth) ((fw) * (depth) < 4 ? 4 * (fh) : (fh) * (fw) * (depth))
 
 /* input [batches][input_height][input_width][input_depth],
  * output [batches][output_height][output_width][output_depth].
  * Returns TFW_ERR_BAD_ARG for NULL pointers or inconsistent parameters. */
 TfwStatus tfw_conv_s8(const TfwConvParams *p, const int8_t *input, int8_t *output);
 /* The same, fast (tfw_conv_dsp.c, SMLAD on a core with the DSP extension, portable C elsewhere):
- * tfw_conv_s8 calls it when TFW_FAST_KERNELS and its checks pass. Needs fused_bias, one group and a
+ * tfw_conv_s8 calls it when TFW_FAST_KERNELS and its checks pass. Needs blocks, one group and a
  * filter of at most TFW_CONV_PATCH_MAX values (else TFW_ERR_BAD_ARG); checks nothing else. */
 TfwStatus tfw_conv_s8_fast(const TfwConvParams *p, const int8_t *input, int8_t *output);
 TfwStatus tfw_conv_s16(const TfwConvParams *p, const int16_t *input, int16_t *output);

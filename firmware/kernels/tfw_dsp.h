@@ -40,7 +40,17 @@ static inline uint32_t tfw_sxtb16_ror8(uint32_t x) {
 static inline int32_t tfw_smlad(uint32_t a, uint32_t b, int32_t acc) {
   return __smlad((int32_t)a, (int32_t)b, acc);
 }
+/* The low halfword of a, the low halfword of b as the high one (PKHBT). */
+static inline uint32_t tfw_pkhbt16(uint32_t a, uint32_t b) {
+  uint32_t r;
+  __asm("pkhbt %0, %1, %2, lsl #16" : "=r"(r) : "r"(a), "r"(b));
+  return r;
+}
+/* x saturated to [-128, 127] (SSAT #8). */
+static inline int32_t tfw_ssat8(int32_t x) { return __ssat(x, 8); }
 #else
+static inline int32_t tfw_ssat8(int32_t x) { return x < -128 ? -128 : x > 127 ? 127 : x; }
+static inline uint32_t tfw_pkhbt16(uint32_t a, uint32_t b) { return (a & 0xFFFFu) | (b << 16); }
 static inline uint32_t tfw_pack16(int32_t lo, int32_t hi) {
   return ((uint32_t)lo & 0xFFFFu) | (((uint32_t)hi & 0xFFFFu) << 16);
 }

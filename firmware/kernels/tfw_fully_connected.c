@@ -4,7 +4,6 @@
 
 #include <stddef.h>
 
-#include "tfw_dsp.h"
 #include "tfw_fixedpoint.h"
 #include "tfw_fixedpoint64.h"
 #include "tfw_flash.h"
@@ -38,9 +37,6 @@ TfwStatus tfw_fully_connected_s8(const TfwFullyConnectedParams *p, const int8_t 
   int32_t b, o, d;
   const TfwStatus st = tfw_fc_check(p, input, output);
   if (st != TFW_OK) return st;
-#if TFW_FAST_KERNELS
-  if (p->fused_bias != NULL && p->filter_offset == 0) return tfw_fully_connected_s8_fast(p, input, output);
-#endif
 
   for (b = 0; b < p->batches; ++b) {
     const int8_t *in_row = input + (size_t)b * (size_t)p->accum_depth;

@@ -29,9 +29,6 @@ TfwStatus tfw_softmax_s8(const TfwSoftmaxParams *p, const int8_t *input, int8_t 
       p->diff_min > 0) {
     return TFW_ERR_BAD_ARG;
   }
-#if TFW_FAST_KERNELS
-  if (p->exp_table != NULL) return tfw_softmax_s8_fast(p, input, output);
-#endif
 
   for (i = 0; i < p->outer_size; ++i) {
     const int8_t *in = input + (size_t)i * (size_t)p->depth;

@@ -21,7 +21,7 @@ typedef struct {
   int32_t outer_size;        /* number of rows */
   int32_t depth;             /* row length (softmax axis, innermost) */
   /* Read by the fast kernel alone: exp_table[k] = the Q0.31 exponential of the difference -k, for
-   * k = 0 .. min(255, -diff_min) (tinyml_fw/aot/fixedpoint.py), or NULL (the portable kernel runs). */
+   * k = 0 .. min(255, -diff_min), 0 for the larger k up to 255 (tinyml_fw/aot/fixedpoint.py), or NULL. */
   const int32_t *exp_table;
 } TfwSoftmaxParams;
 
@@ -30,8 +30,9 @@ typedef struct {
  * for the output rescale (TFLM aborts in the same case; needs depth > 511). */
 TfwStatus tfw_softmax_s8(const TfwSoftmaxParams *p, const int8_t *input, int8_t *output);
 
-/* The same from the table (tfw_softmax_dsp.c): tfw_softmax_s8 calls it when TFW_FAST_KERNELS and its
- * checks pass. Needs exp_table (else TFW_ERR_BAD_ARG). */
+/* The same from the table (tfw_softmax_dsp.c): the generated model calls it directly on the boards with
+ * fast kernels, once the generator has made tfw_softmax_s8's checks. Needs exp_table (else
+ * TFW_ERR_BAD_ARG). */
 TfwStatus tfw_softmax_s8_fast(const TfwSoftmaxParams *p, const int8_t *input, int8_t *output);
 
 /* Entries of each int16 interpolation table: 512 segments and the end point. */

@@ -23,25 +23,26 @@ def run_fully_connected(kernels, qparams: dict, weights, bias, inputs,
     """Run tfw_fully_connected_s8 (or `kernel`, e.g. the fast tfw_fully_connected_s8_fast, with the
     emulated DSP instructions on the host) on inputs [..., accum_depth] (one call, every row a batch);
     returns [..., output_depth]."""
-    from tinyml_fw.aot.ops.fully_connected import fused_bias
+    from tinyml_fw.aot.ops.fully_connected import fast_call
 
     weights = np.ascontiguousarray(weights, dtype=np.int8)
     out_depth, accum = weights.shape
     x = np.ascontiguousarray(inputs, dtype=np.int8).reshape(-1, accum)
-    fields = {
-        "input_offset": qparams["input_offset"], "filter_offset": qparams["filter_offset"],
-        "output_offset": qparams["output_offset"], "act_min": qparams["act_min"], "act_max": qparams["act_max"],
-        "accum_depth": accum, "output_depth": out_depth, "batches": x.shape[0],
-        "weights": Const("int8_t", weights), "bias": _const(bias, "int32_t"),
-        "output_multiplier": qparams["output_multiplier"], "output_shift": qparams["output_shift"],
-        "per_channel_multiplier": _const(qparams["per_channel_multiplier"], "int32_t"),
-        "per_channel_shift": _const(qparams["per_channel_shift"], "int32_t"),
-        "bias64": None, "wide_accum": 0,
-        "fused_bias": (Const("int32_t", fused_bias(weights, bias, qparams["input_offset"]))
-                       if qparams["filter_offset"] == 0 else None),
-    }
-    call = Call(kernel, "TfwFullyConnectedParams", "tfw_fully_connected.h", fields, (0, 1),
-                ("int8_t", "int8_t"))
+    if kernel.endswith("_fast"):  # the fast kernel of the layer's requantization mode, as the generator emits it
+        call = fast_call(qparams, weights, bias, x.shape[0], (0, 1))
+    else:
+        fields = {
+            "input_offset": qparams["input_offset"], "filter_offset": qparams["filter_offset"],
+            "output_offset": qparams["output_offset"], "act_min": qparams["act_min"], "act_max": qparams["act_max"],
+            "accum_depth": accum, "output_depth": out_depth, "batches": x.shape[0],
+            "weights": Const("int8_t", weights), "bias": _const(bias, "int32_t"),
+            "output_multiplier": qparams["output_multiplier"], "output_shift": qparams["output_shift"],
+            "per_channel_multiplier": _const(qparams["per_channel_multiplier"], "int32_t"),
+            "per_channel_shift": _const(qparams["per_channel_shift"], "int32_t"),
+            "bias64": None, "wide_accum": 0,
+        }
+        call = Call(kernel, "TfwFullyConnectedParams", "tfw_fully_connected.h", fields, (0, 1),
+                    ("int8_t", "int8_t"))
     out = np.zeros((x.shape[0], out_depth), dtype=np.int8)
     status = kernels.call(call, [x], out)
     assert status == 0, f"{kernel} returned {status}"

@@ -34,6 +34,9 @@ _SHIMS = [
      [_I32] * 2),
     ("shim_mbqm", "int32_t shim_mbqm(int32_t x, int32_t m, int32_t s) "
                   "{ return tfw_multiply_by_quantized_multiplier(x, m, s); }", [_I32] * 3),
+    ("shim_requant", "int32_t shim_requant(int32_t x, int32_t mode, int32_t q0, int32_t q1, int32_t q2, int32_t q3, "
+                     "int32_t q4) { const int32_t q[5] = {q0, q1, q2, q3, q4}; "
+                     "return mode ? tfw_requant_right(x, q) : tfw_mbqm_fast(x, q[0], q[1]); }", [_I32] * 7),
     ("shim_exp_q5", "int32_t shim_exp_q5(int32_t a) { return tfw_exp_on_negative_values_q5(a); }", [_I32]),
     ("shim_recip", "int32_t shim_recip(int32_t a) { return tfw_one_over_one_plus_x_for_x_in_0_1(a); }", [_I32]),
     ("shim_mbqm64", "int32_t shim_mbqm64(int64_t x, int32_t m, int32_t s) "
@@ -192,17 +195,16 @@ CONV_PATCH_MAX = int(re.search(r"#define TFW_CONV_PATCH_MAX (\d+)", (KERNEL_DIR 
 
 def takes_fast(call: Call) -> bool:
     """Whether a DSP core's build runs `call` on the fast kernel (the dispatch in the portable kernel's
-    file, after its checks)."""
+    file, after its checks). FULLY_CONNECTED's and SOFTMAX's fast kernels are no dispatch: the generator calls
+    them directly."""
+    from tinyml_fw.aot.ops.conv import patch_bytes
+
     f = call.fields
-    if call.kernel == "tfw_fully_connected_s8":
-        return f.get("fused_bias") is not None and f["filter_offset"] == 0
     if call.kernel == "tfw_conv_s8":
-        return (f.get("fused_bias") is not None and f["filter_depth"] == f["input_depth"]
-                and f["filter_height"] * f["filter_width"] * f["filter_depth"] <= CONV_PATCH_MAX)
+        return (f.get("blocks") is not None and f["filter_depth"] == f["input_depth"]
+                and patch_bytes(f["filter_height"], f["filter_width"], f["filter_depth"]) <= CONV_PATCH_MAX)
     if call.kernel == "tfw_depthwise_conv_s8":
         return f.get("fused_bias") is not None
-    if call.kernel == "tfw_softmax_s8":
-        return f.get("exp_table") is not None
     return False
 
 

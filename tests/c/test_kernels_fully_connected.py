@@ -192,7 +192,10 @@ def test_fast_kernel_matches_portable_on_every_shape(kernels, per_channel):
     the portable kernel: every depth 1..19 (the 4-wide steps and each tail), 1..9 outputs (the 4-row
     blocks and each leftover row), batches, extreme offsets, weights and inputs at -128/127, accumulators
     that wrap modulo 2^32, bias or none."""
+    from tinyml_fw.aot.ops.fully_connected import FAST_KERNELS, fast_call
+
     rng = np.random.default_rng(11)
+    seen = set()
     for depth in range(1, 20):
         for rows in (1, 3, 4, 5, 8, 9):
             batches = int(rng.integers(1, 4))
@@ -203,9 +206,11 @@ def test_fast_kernel_matches_portable_on_every_shape(kernels, per_channel):
             x[0, : depth // 2] = 127
             qp = quant.fully_connected_params(0.05, int(rng.integers(-128, 128)), list(rng.uniform(0.001, 0.02, rows))
                                               if per_channel else [0.01], float(rng.choice([0.0004, 0.07])), int(rng.integers(-128, 128)),
-                                              "RELU" if depth % 2 else "NONE")
+                                              ("NONE", "RELU", "RELU6")[depth % 3])
             if depth in (7, 8):
                 qp = dict(qp, input_offset=128 if depth == 7 else -127)
             want = h.run_fully_connected(kernels, qp, w, bias, x)
             got = h.run_fully_connected(kernels, qp, w, bias, x, kernel=FAST)
             np.testing.assert_array_equal(got, want, err_msg=f"depth {depth} rows {rows}")
+            seen.add(fast_call(qp, w, bias, batches, (0, 1)).kernel)
+    assert seen == set(FAST_KERNELS)  # every requantization mode's kernel ran

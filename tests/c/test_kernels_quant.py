@@ -152,6 +152,30 @@ def test_c_mbqm_matches_numpy_reference(kernels):
         assert ok.all(), (m, s, xs[~ok][:5])
 
 
+def test_fast_requantization_matches_mbqm(kernels):
+    """The fast kernels' requantization (tfw_dot_dsp.h: tfw_requant_right and tfw_mbqm_fast, their table from
+    requant_table) is TFLM's MultiplyByQuantizedMultiplier plus the output offset for every shift: one
+    rounding, the offset folded in, for right shifts of 1..23; ties, negative values, multiplier 0, the int32
+    extremes."""
+    from tinyml_fw.aot.ops.fully_connected import requant_table
+
+    rng = np.random.default_rng(4)
+    xs = (EDGE + [int(v) for v in rng.integers(-(1 << 31), 1 << 31, 150)]
+          + [int(v) for v in rng.integers(-5000, 5000, 150)])
+    for s in range(-31, 31):
+        for m in [0, 1 << 30, (1 << 31) - 1, int(rng.integers(1 << 30, 1 << 31))]:
+            for oo in (0, -128, 127, 5):
+                mode, table = requant_table([m], [s], oo, -128, 127)
+                assert mode == (3 if -23 <= s <= -1 else 0)
+                q = [int(v) for v in table[0]]
+                near_ties = [k << (-s - 1) for k in range(-6, 7)] if s < 0 else []
+                for x in xs + near_ties:
+                    x = int(np.array(x & 0xFFFFFFFF, np.uint32).view(np.int32))
+                    want = int(np.array((kernels.dll.shim_mbqm(x, m, s) + (oo if mode else 0)) & 0xFFFFFFFF,
+                                        np.uint32).view(np.int32))
+                    assert kernels.dll.shim_requant(x, mode, *q) == want, (x, m, s, oo)
+
+
 def test_c_exp_and_reciprocal_are_accurate(kernels):
     # Q5.26 input -> Q0.31 exp; Q0.31 x -> 1/(1+x) in Q0.31.
     for a in [0, -1, -(1 << 24), -(1 << 26), -(5 << 26), -(31 << 26), -(1 << 31) + 1]:

@@ -55,6 +55,8 @@ def exp_on_negative_values_q5(a: int) -> int:
 
 def softmax_exp_table(input_multiplier: int, input_left_shift: int, diff_min: int) -> list[int]:
     """exp of every int8 difference to the row max the int8 SOFTMAX exponentiates: entry k is
-    tfw_softmax_exp(-k) for k = 0 .. min(255, -diff_min)."""
-    return [exp_on_negative_values_q5(srdhm(wrap32(-k << input_left_shift), input_multiplier))
-            for k in range(min(255, -diff_min) + 1)]
+    tfw_softmax_exp(-k) for k = 0 .. min(255, -diff_min), and 0 for the larger k up to 255 (differences
+    below diff_min: no share of the sum, output -128), so the fast kernel reads any k without a test."""
+    last = min(255, -diff_min)
+    return [exp_on_negative_values_q5(srdhm(wrap32(-k << input_left_shift), input_multiplier)) if k <= last else 0
+            for k in range(256)]

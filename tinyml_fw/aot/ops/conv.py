@@ -17,7 +17,7 @@ from tinyml_fw.aot.call import (
     padding_name,
 )
 from tinyml_fw.aot.lower import Lowering
-from tinyml_fw.aot.ops.fully_connected import fused_bias
+from tinyml_fw.aot.ops.fully_connected import fast_blocks
 from tinyml_fw.modelspec import ModelSpec, OpSpec, TensorSpec
 
 
@@ -91,6 +91,27 @@ def conv_weights(lw: Lowering, op: OpSpec, x: TensorSpec, w: TensorSpec, y: Tens
     return fields
 
 
+def patch_bytes(fh: int, fw: int, depth: int) -> int:
+    """The fast CONV_2D kernel's patch (TFW_CONV_PATCH_BYTES): the filter's values, or one word per filter row
+    when a row has fewer than four."""
+    return 4 * fh if fw * depth < 4 else fh * fw * depth
+
+
+def conv_blocks(weights: np.ndarray, bias: np.ndarray | None, input_offset: int, multipliers, shifts,
+                output_offset: int, act_min: int, act_max: int) -> dict:
+    """The fast kernel's fields (blocks, requant_mode) of an int8 CONV_2D of one group: the filters
+    [out][h][w][in] as a block stream over the patch (patch_bytes, zero-padded to whole words)."""
+    out_depth, fh, fw, depth = weights.shape
+    rows = np.asarray(weights).reshape(out_depth, fh, fw * depth)
+    if fw * depth < 4:  # one word per filter row: zeros above the row's values
+        rows = np.concatenate([rows, np.zeros((out_depth, fh, 4 - fw * depth), rows.dtype)], axis=2)
+    filters = rows.reshape(out_depth, -1)
+    if filters.shape[1] % 4:  # the patch runs in whole words, zeros after its values
+        filters = np.concatenate([filters, np.zeros((out_depth, 4 - filters.shape[1] % 4), filters.dtype)], axis=1)
+    mode, stream = fast_blocks(filters, bias, input_offset, multipliers, shifts, output_offset, act_min, act_max)
+    return {"blocks": Const("int32_t", stream, flash=True), "requant_mode": mode}
+
+
 def plan_conv(spec: ModelSpec, op: OpSpec, lw: Lowering) -> Call:
     x, w, y = (lw.tensor(i) for i in (op.inputs[0], op.inputs[1], op.outputs[0]))
     bias = optional_input(lw, op, 2)
@@ -117,11 +138,14 @@ def plan_conv(spec: ModelSpec, op: OpSpec, lw: Lowering) -> Call:
         "weights": Const("int8_t", w.array()), "bias": q["bias"], "bias64": q["bias64"],
         "output_multiplier": Const("int32_t", np.array(q["output_multiplier"])),
         "output_shift": Const("int32_t", np.array(q["output_shift"])),
-        # The fast kernel's folded input offset (read on DSP cores only; 4 bytes of flash per filter).
-        "fused_bias": None if int16 or fdepth != in_depth or not lw.fast_kernels else Const(
-            "int32_t", fused_bias(w.array(), None if bias is None else bias.array(), -x.zero_points[0]),
-            flash=True),
     }
+    # The fast kernel's block stream (tfw_dot_dsp.h: tfw_rows_s8; read on DSP cores only): per block of four
+    # filters their folded biases, int16 interleaved weights and requantization.
+    fields["blocks"], fields["requant_mode"] = None, 0
+    if not int16 and fdepth == in_depth and lw.fast_kernels:
+        fields.update(conv_blocks(w.array(), None if bias is None else bias.array(), fields["input_offset"],
+                                  q["output_multiplier"], q["output_shift"], fields["output_offset"],
+                                  q["act_min"], q["act_max"]))
     suffix, ctype = ("s16", "int16_t") if int16 else ("s8", "int8_t")
     return Call(f"tfw_conv_{suffix}", "TfwConvParams", "tfw_conv.h", fields, (op.inputs[0], op.outputs[0]),
                 (ctype, ctype))

@@ -19,6 +19,84 @@ def fused_bias(weights: np.ndarray, bias: np.ndarray | None, input_offset: int) 
     return total.astype(np.uint32).view(np.int32)
 
 
+def interleave_weights(weights: np.ndarray) -> np.ndarray:
+    """int8 [rows][depth] → int32 [blocks][words]: the fast kernel's weight words (TfwFcFastParams.blocks),
+    zero-padded to blocks of four rows. Per block, per step of four inputs d..d+3, per row the int16 pairs
+    (d, d+2) and (d+1, d+3), low halfword first; a last step of one or two inputs is one pair (d, d+1) per row."""
+    w = np.asarray(weights, dtype=np.int16).reshape(len(weights), -1)
+    rows, depth = w.shape
+    n, steps, tail = -(-rows // 4), depth // 4, depth % 4
+    padded = np.zeros((n * 4, (steps + (tail > 0)) * 4), np.int16)
+    padded[:rows, :depth] = w
+    blocks = padded.reshape(n, 4, -1, 4)[..., [0, 2, 1, 3]].transpose(0, 2, 1, 3)  # block, step, row, pair
+    if tail in (1, 2):  # the short last step: (d, d+1) per row
+        blocks = np.concatenate([blocks[:, :steps].reshape(n, -1),
+                                 padded.reshape(n, 4, -1)[:, :, 4 * steps:4 * steps + 2].reshape(n, -1)], axis=1)
+    halves = np.ascontiguousarray(blocks).astype("<i2").reshape(n, -1)
+    return halves.view("<i4").astype(np.int32)
+
+
+REQUANT_WORDS = 5  # TFW_REQUANT_WORDS
+
+
+def requant_table(multipliers, shifts, output_offset: int, act_min: int, act_max: int) -> tuple[int, np.ndarray]:
+    """(requant_mode, [outputs][REQUANT_WORDS] int32) of the fast kernels (tfw_dot_dsp.h: tfw_requant_next).
+    Every shift a right shift r = -shift in [1, 23] and every multiplier >= 0: rows {INT32_MIN, low and high
+    word of 2^30 + 2^(30 + r) + output_offset 2^(31 + r), multiplier, r - 1}, mode TFW_REQUANT_RIGHT_SAT (3)
+    when the clamp is all of int8, TFW_REQUANT_RIGHT_LO (2) when act_max is 127, else TFW_REQUANT_RIGHT (1);
+    otherwise mode TFW_REQUANT_ANY (0), rows {multiplier, shift, 0, 0, 0}."""
+    if all(-23 <= s <= -1 for s in shifts) and all(m >= 0 for m in multipliers):
+        rows = []
+        for m, s in zip(multipliers, shifts, strict=True):
+            start = (1 << 30) + (1 << (30 - s)) + (int(output_offset) << (31 - s))
+            rows.append((1 << 31, start & 0xFFFFFFFF, (start >> 32) & 0xFFFFFFFF, m, -s - 1))
+        table = np.array(rows, np.int64).astype(np.uint32).view(np.int32)
+        return (1 if act_max != 127 else 3 if act_min == -128 else 2), table
+    return 0, np.array([(m, s, 0, 0, 0) for m, s in zip(multipliers, shifts, strict=True)], np.int32)
+
+
+def fast_blocks(weights: np.ndarray, bias: np.ndarray | None, input_offset: int, multipliers, shifts,
+                output_offset: int, act_min: int, act_max: int) -> tuple[int, np.ndarray]:
+    """(requant_mode, the block stream) of the fast kernels (tfw_dot_dsp.h: tfw_rows_s8) for int8 weights
+    [rows][...] (every axis but the first flattened): per block of four rows their fused biases, interleaved
+    int16 weights and requantization."""
+    w = np.asarray(weights).reshape(len(weights), -1)
+    rows = len(w)
+    mode, table = requant_table(multipliers, shifts, output_offset, act_min, act_max)
+    n = -(-rows // 4)
+    fused = np.zeros(n * 4, np.int32)
+    fused[:rows] = fused_bias(w, bias, input_offset)
+    req = np.zeros((n * 4, REQUANT_WORDS), np.int32)
+    req[:rows] = table
+    return mode, np.concatenate([fused.reshape(n, 4), interleave_weights(w), req.reshape(n, -1)], axis=1)
+
+
+# The fast kernel for each requantization mode (tfw_dot_dsp.h: TFW_REQUANT_*).
+FAST_KERNELS = ("tfw_fully_connected_s8_fast", "tfw_fully_connected_s8_fast_r", "tfw_fully_connected_s8_fast_r_relu",
+                "tfw_fully_connected_s8_fast_r_sat")
+
+
+def fast_call(p: dict, weights: np.ndarray, bias: np.ndarray | None, batches: int, args: tuple) -> Call:
+    """The fast kernel's call (TfwFcFastParams) for an int8 layer from its quantization fields p
+    (quant.fully_connected_params): the kernel of its requantization mode, one stream of blocks."""
+    rows, depth = np.asarray(weights).shape
+    mults = p["per_channel_multiplier"] or [p["output_multiplier"]] * rows
+    shifts = p["per_channel_shift"] or [p["output_shift"]] * rows
+    mode, stream = fast_blocks(weights, bias, p["input_offset"], mults, shifts, p["output_offset"], p["act_min"],
+                               p["act_max"])
+    fields = {"accum_depth": depth, "output_depth": rows, "batches": batches, "act_min": p["act_min"],
+              "act_max": p["act_max"], "output_offset": p["output_offset"],
+              "blocks": Const("int32_t", stream, flash=True)}  # read on ARM only, where TFW_FLASH is plain const
+    return Call(FAST_KERNELS[mode], "TfwFcFastParams", "tfw_fully_connected.h", fields, args, ("int8_t", "int8_t"))
+
+
+def fast_ok(p: dict) -> bool:
+    """tfw_fully_connected_s8's checks, made at generate time for the fast kernel (which makes none)."""
+    shifts = p["per_channel_shift"] or [p["output_shift"]]
+    return (p["filter_offset"] == 0 and -127 <= p["input_offset"] <= 128 and -128 <= p["output_offset"] <= 127
+            and -128 <= p["act_min"] <= p["act_max"] <= 127 and all(-31 <= s <= 30 for s in shifts))
+
+
 def plan_fully_connected(spec: ModelSpec, op: OpSpec, lw: Lowering) -> Call:
     """int8, or 16x8: TFLM sums in int64 (int64 bias) unless the bias, or without one the
     quantizedBiasType option, is int32. The s8 kernel reads no bias64 or wide_accum, so its struct
@@ -62,15 +140,15 @@ def plan_fully_connected(spec: ModelSpec, op: OpSpec, lw: Lowering) -> Call:
         "per_channel_shift": None if pcs is None else Const("int32_t", pcs, shift, flash=True),
     }
     if not int16:
-        # The fast kernel's folded offsets (read on DSP cores only; 4 bytes of flash per output).
-        fields["fused_bias"] = (Const("int32_t", fused_bias(w.array(), None if bias is None else bias.array(),
-                                                            p["input_offset"]), flash=True)
-                                if p["filter_offset"] == 0 and lw.fast_kernels else None)
+        if lw.fast_kernels and fast_ok(p):
+            # The fast kernel, called directly (its checks made here): int16 interleaved weights, folded
+            # offsets, precomputed requantization; the int8 weights are not emitted.
+            return fast_call(p, w.array(), None if bias is None else bias.array(), x.size // accum_depth,
+                             (op.inputs[0], op.outputs[0]))
         return Call("tfw_fully_connected_s8", "TfwFullyConnectedParams", "tfw_fully_connected.h", fields,
                     (op.inputs[0], op.outputs[0]), ("int8_t", "int8_t"))
     fields["bias64"] = Const("int64_t", bias.array(), flash=True) if bias is not None and wide else None
     fields["wide_accum"] = int(wide)
-    fields["fused_bias"] = None
     return Call("tfw_fully_connected_s16", "TfwFullyConnectedParams", "tfw_fully_connected.h", fields,
                 (op.inputs[0], op.outputs[0]), ("int16_t", "int16_t"))
 

@@ -23,7 +23,10 @@ def plan_softmax(spec: ModelSpec, op: OpSpec, lw: Lowering) -> Call:
               "exp_table": Const("int32_t", np.array(fixedpoint.softmax_exp_table(
                   p["input_multiplier"], p["input_left_shift"], p["diff_min"]), np.int32), flash=True)
               if lw.fast_kernels else None}
-    return Call("tfw_softmax_s8", "TfwSoftmaxParams", "tfw_softmax.h", fields, (op.inputs[0], op.outputs[0]),
+    # On the boards with fast kernels the fast one, called directly: tfw_softmax_s8's checks hold here.
+    kernel = "tfw_softmax_s8_fast" if lw.fast_kernels and 0 <= p["input_left_shift"] <= 31 \
+        and p["input_multiplier"] >= 0 and p["diff_min"] <= 0 else "tfw_softmax_s8"
+    return Call(kernel, "TfwSoftmaxParams", "tfw_softmax.h", fields, (op.inputs[0], op.outputs[0]),
                 ("int8_t", "int8_t"))
 
 
