@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 
 from tinyml_fw import errors
+from weight_flip import flip_weight
 
 pytestmark = pytest.mark.slow
 TFW = str(Path(sys.executable).with_name("tinyml-fw"))
@@ -53,22 +54,11 @@ def test_deploy_is_bit_exact_on_the_emulated_m4(deployed):
     assert report["passed"] is True
     assert abs(report["accuracy_device"] - report["float_accuracy"]) <= 0.01
     assert report["accuracy_device"] > 0.85
-    assert report["instructions_per_inference"] > 15_880  # at least one instruction per MAC
+    assert report["instructions_per_inference"] > 15_880 / 2  # SMLAD: two MACs per instruction at most
     assert 15_880 < report["flash_bytes"] < 64_000  # the weights, plus the code
     assert 0 < report["arena_bytes"] <= report["ram_bytes"]
     assert "1000/1000" in result.stdout
     assert not qemu_pids(str(work)), "the emulator outlived deploy"
-
-
-def flip_weight(project: Path, array: str, index: int) -> None:
-    """Flips the sign bit of one int8 weight in the generated model source."""
-    source = next((project / "src" / "model").glob("*_model.c"))
-    text = source.read_text()
-    match = re.search(rf"{array}\[\d+\][^=]*= \{{\n(.*?)\n\}};", text, re.S)
-    values = [int(v) for v in re.findall(r"-?\d+", match.group(1))]
-    values[index] = ((values[index] & 0xFF) ^ 0x80) - (256 if (values[index] & 0xFF) ^ 0x80 > 127 else 0)
-    body = ",\n".join("  " + ", ".join(map(str, values[i : i + 16])) for i in range(0, len(values), 16))
-    source.write_text(text[: match.start(1)] + body + "," + text[match.end(1):])
 
 
 def test_flipped_weight_byte_fails_validation(deployed, tmp_path):
@@ -77,7 +67,7 @@ def test_flipped_weight_byte_fails_validation(deployed, tmp_path):
     assert result.returncode == 0
     project = tmp_path / "project"
     shutil.copytree(work / "out" / "project", project, ignore=shutil.ignore_patterns(".pio"))
-    flip_weight(project, "mnist_mlp_l1_weights", 14 * 28 + 14)  # hidden unit 0, the centre pixel
+    flip_weight(project, "mnist_mlp_l1", 0, 14 * 28 + 14, rows=20, depth=784)  # hidden unit 0, the centre pixel
     assert tfw("build", str(project), cwd=tmp_path).returncode == 0
     data = next(Path(os.environ["TINYML_FW_HOME"]).glob("cache/trained/mnist-mlp-*/data.npz"))
     bad = tfw("validate", str(project), "--data", str(data), "--limit", "100", "--json", "bad.json", cwd=tmp_path)

@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from tinyml_fw import errors, metrics
+from weight_flip import flip_weight
 
 TFW = str(Path(sys.executable).with_name("tinyml-fw"))
 CHROMIUM = ("chromium-headless-shell", "chromium", "chromium-browser")
@@ -150,24 +151,13 @@ def test_report_renders_in_headless_chromium(validated, tmp_path):
 
 # ------------------------------------------------------------------------------ a flipped weight byte
 
-def flip_weight(project: Path, array: str, index: int) -> None:
-    """Flips the sign bit of one int8 weight in the generated model source."""
-    source = next((project / "src" / "model").glob("*_model.c"))
-    text = source.read_text()
-    match = re.search(rf"{array}\[\d+\][^=]*= \{{\n(.*?)\n\}};", text, re.S)
-    values = [int(v) for v in re.findall(r"-?\d+", match.group(1))]
-    values[index] = int(np.array(values[index] & 0xFF ^ 0x80, np.uint8).view(np.int8))
-    body = ",\n".join("  " + ", ".join(map(str, values[i : i + 16])) for i in range(0, len(values), 16))
-    source.write_text(text[: match.start(1)] + body + "," + text[match.end(1):])
-
-
 def test_layer_diff_names_the_middle_layer_whose_weight_was_flipped(digits_deployed, tmp_path):
     project, data = digits_deployed
     bad = tmp_path / "project"
     shutil.copytree(project, bad, ignore=shutil.ignore_patterns(".pio"))
     # Middle layer: the second FULLY_CONNECTED (model op 2, the device's layer 1); the weight from hidden
     # unit 0 to class 0 (its weights are [10 classes][20 hidden units]).
-    flip_weight(bad, "digits_mlp_l2_weights", 0)
+    flip_weight(bad, "digits_mlp_l2", 0, 0, rows=10, depth=20)
     assert tfw("build", str(bad), cwd=tmp_path).returncode == 0
     result = tfw("validate", str(bad), "--data", str(data), "--limit", "60", "--layers", "--json", "bad.json",
                  cwd=tmp_path)

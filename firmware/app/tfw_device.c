@@ -120,13 +120,14 @@ static TfwReply on_hello(TfwDevice *dev, const uint8_t *payload, uint16_t len) {
  * ticks, from the reading before its call to the reading after it, less `cost`. Stops at a failing layer
  * (*done: the layers timed). */
 static TfwStatus time_layers(uint16_t first, uint16_t n, uint32_t cost, uint32_t *out, uint16_t *done) {
-  uint64_t before = tfw_board_ticks();
+  /* 32-bit readings: a layer takes less than 2^32 ticks, and 64-bit arithmetic is long code on AVR. */
+  uint32_t before = (uint32_t)tfw_board_ticks();
   TfwStatus status = TFW_OK;
   uint16_t i = 0;
   while (i < n && status == TFW_OK) {
     status = tfw_model_invoke_layers((uint16_t)(first + i), (uint16_t)(first + i));
-    const uint64_t after = tfw_board_ticks();
-    const uint32_t spent = (uint32_t)(after - before); /* a layer takes less than 2^32 ticks */
+    const uint32_t after = (uint32_t)tfw_board_ticks();
+    const uint32_t spent = after - before;
     out[i++] = spent > cost ? spent - cost : 0u;
     before = after;
   }
@@ -153,8 +154,8 @@ static uint32_t layer_timing_cost(void) {
 static uint32_t timer_read_cost(void) {
   uint32_t least = UINT32_MAX;
   for (int k = 0; k < 4; ++k) {
-    const uint64_t before = tfw_board_ticks();
-    const uint32_t spent = (uint32_t)(tfw_board_ticks() - before);
+    const uint32_t before = (uint32_t)tfw_board_ticks();
+    const uint32_t spent = (uint32_t)tfw_board_ticks() - before;
     if (spent < least) least = spent;
   }
   return least;
