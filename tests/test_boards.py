@@ -3,8 +3,10 @@ the schema's checks, and the runtime each board gets by default."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -88,12 +90,22 @@ def test_tflm_libraries_and_default_runtimes():
     assert boards.get("mps2-an386").tflm.source == "tree"
 
 
-def write_board(name: str, data: dict) -> Path:
+@contextlib.contextmanager
+def user_board(name: str, data: dict) -> Iterator[None]:
+    """boards/<name>.json in the user's tinyml-fw home while the block runs."""
     folder = Path(os.environ["TINYML_FW_HOME"]) / "boards"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.json"
     path.write_text(json.dumps(data))
-    return path
+    try:
+        yield
+    finally:
+        path.unlink()
+
+
+def assert_invalid(name: str, data: dict, message: str) -> None:
+    with user_board(name, data), pytest.raises(BadInput, match=f"{name}.json is invalid.*{message}"):
+        boards.get(name)
 
 
 @pytest.mark.parametrize("change, message", [
@@ -108,12 +120,7 @@ def write_board(name: str, data: dict) -> Path:
 def test_board_files_are_checked(change, message):
     data = json.loads((ROOT / "boards/nano33ble.json").read_text())
     change(data)
-    path = write_board("broken-board", data)
-    try:
-        with pytest.raises(BadInput, match=f"broken-board.json is invalid.*{message}"):
-            boards.get("broken-board")
-    finally:
-        path.unlink()
+    assert_invalid("broken-board", data, message)
 
 
 def test_board_files_of_the_first_schema_still_load():
@@ -121,13 +128,10 @@ def test_board_files_of_the_first_schema_still_load():
     data = json.loads((ROOT / "boards/mps2-an386.json").read_text())
     data["tinyml"].pop("tflm", None)
     data["tinyml"]["runtimes"] = ["aot"]
-    path = write_board("old-m4", data)
-    try:
+    with user_board("old-m4", data):
         board = boards.get("old-m4")
-        assert board.runtimes == ("aot",) and board.default_runtime == "aot" and board.tflm.status == "none"
-        assert board.emulated and board.hwids == () and board.tick_hz == board.f_cpu
-    finally:
-        path.unlink()
+    assert board.runtimes == ("aot",) and board.default_runtime == "aot" and board.tflm.status == "none"
+    assert board.emulated and board.hwids == () and board.tick_hz == board.f_cpu
 
 
 @pytest.mark.parametrize("board_id, mcu, real", [("uno-sim", "atmega328p", "uno"),
@@ -155,9 +159,4 @@ def test_emulated_avr_boards_are_data(board_id, mcu, real):
 def test_emulated_board_files_are_checked(change, message):
     data = json.loads((ROOT / "boards/uno-sim.json").read_text())
     change(data)
-    path = write_board("broken-avr", data)
-    try:
-        with pytest.raises(BadInput, match=f"broken-avr.json is invalid.*{message}"):
-            boards.get("broken-avr")
-    finally:
-        path.unlink()
+    assert_invalid("broken-avr", data, message)

@@ -25,6 +25,7 @@ from tinyml_fw.errors import DeviceError
 from tinyml_fw.protocol import Ack, ErrorCode, Frame, Info, Layer, Msg, Result, Times
 
 _R = TypeVar("_R", Layer, Times)  # a reply that carries the session
+_T = TypeVar("_T")
 
 RETRIES = 20  # retransmissions of one request
 MAX_RESTARTS = 4  # times one vector is sent again from offset 0 (resets, lost input)
@@ -370,35 +371,52 @@ class DeviceLink:
         info = self.info or self._handshake()
         return info.layers
 
-    def layer_output(self, data: bytes, layer: int) -> tuple[int, bytes]:
-        """Runs `data` through layers 0 … `layer` only and reads that layer's output back:
-        (ticks of the stopped run, the output's bytes). Later inferences run the whole model again."""
-        info = self.info or self._handshake()
-        whole = layer + 1 >= info.layers  # a run stopped after the last layer is the whole model's run
+    def _run_in_mode(self, data: bytes, whole: bool, enter: Callable[[], object],
+                     read: Callable[[Result], _T], leave: Callable[[], object], what: str) -> _T:
+        """Sets a mode on the device (`enter`: PROBE's stop, PROFILE on), runs `data` in it and reads what the
+        run left (`read`). A board reset forgets the mode, so the sequence starts again from `enter`; `leave`
+        restores ordinary runs afterwards, whatever happened (a reset board runs them anyway)."""
         for _ in range(MAX_RESTARTS + 1):
             resets = self.stats.resets
             try:
-                size = self._probe(layer, 0, 0).size
+                enter()
                 result = self.infer(data, whole=whole)
-                if self.stats.resets != resets:  # the board forgot where to stop: again
+                if self.stats.resets != resets:  # the board forgot the mode: again
                     continue
-                out = b""
-                while len(out) < size:
-                    part = self._probe(layer, len(out), min(protocol.MAX_PAYLOAD - 16, size - len(out)))
-                    if part.offset != len(out) or not part.data:
-                        raise VectorFailed(f"LAYER for offset {len(out)} carries offset {part.offset}, "
-                                           f"{len(part.data)} bytes")
-                    out += part.data
-                return result.ticks, out
+                return read(result)
             except _Reset:
                 self.stats.resets += 1
                 self._handshake()
             finally:
                 try:
-                    self._probe(protocol.ALL_LAYERS, 0, 0)
-                except (_Reset, DeviceError):
-                    pass  # a reset board runs whole models anyway
-        raise VectorFailed(f"the board reset {MAX_RESTARTS + 1} times while layer {layer} was read")
+                    leave()
+                except (_Reset, DeviceError, VectorFailed):
+                    pass  # the next request meets a link that is still failing
+        raise VectorFailed(f"the board reset {MAX_RESTARTS + 1} times while {what}")
+
+    def layer_output(self, data: bytes, layer: int) -> tuple[int, bytes]:
+        """Runs `data` through layers 0 … `layer` only and reads that layer's output back:
+        (ticks of the stopped run, the output's bytes). Later inferences run the whole model again."""
+        info = self.info or self._handshake()
+        size = 0
+
+        def enter() -> None:
+            nonlocal size
+            size = self._probe(layer, 0, 0).size
+
+        def read(result: Result) -> tuple[int, bytes]:
+            out = b""
+            while len(out) < size:
+                part = self._probe(layer, len(out), min(protocol.MAX_PAYLOAD - 16, size - len(out)))
+                if part.offset != len(out) or not part.data:
+                    raise VectorFailed(f"LAYER for offset {len(out)} carries offset {part.offset}, "
+                                       f"{len(part.data)} bytes")
+                out += part.data
+            return result.ticks, out
+
+        # A run stopped after the last layer is the whole model's run.
+        return self._run_in_mode(data, layer + 1 >= info.layers, enter, read,
+                                 lambda: self._probe(protocol.ALL_LAYERS, 0, 0), f"layer {layer} was read")
 
     def profile(self, data: bytes) -> tuple[Result, Times]:
         """Runs `data` once with every layer timed on the device (PROFILE): the run's RESULT, and TIMES with
@@ -407,30 +425,19 @@ class DeviceLink:
         if not info.layers:
             raise DeviceError(f"The device's runtime ({info.runtime}) has no layers to time: PROFILE needs the AOT "
                               "runtime.")
-        for _ in range(MAX_RESTARTS + 1):
-            resets = self.stats.resets
-            try:
-                self._times(True)
-                result = self.infer(data)
-                if self.stats.resets != resets:  # the board forgot to profile: again
-                    continue
-                times = self._times(False)
-                ticks = list(times.ticks)
-                while len(ticks) < times.recorded:
-                    ticks += self._times(False, len(ticks)).ticks
-                if times.recorded != info.layers:
-                    raise DeviceError(f"The device timed {times.recorded} of its {info.layers} layers: "
-                                      "build the project again.")
-                return result, dataclasses.replace(times, ticks=tuple(ticks))
-            except _Reset:
-                self.stats.resets += 1
-                self._handshake()
-            finally:
-                try:
-                    self._times(False)
-                except (_Reset, DeviceError, VectorFailed):
-                    pass  # a reset board runs untimed anyway
-        raise VectorFailed(f"the board reset {MAX_RESTARTS + 1} times while a run was profiled")
+
+        def read(result: Result) -> tuple[Result, Times]:
+            times = self._times(False)
+            ticks = list(times.ticks)
+            while len(ticks) < times.recorded:
+                ticks += self._times(False, len(ticks)).ticks
+            if times.recorded != info.layers:
+                raise DeviceError(f"The device timed {times.recorded} of its {info.layers} layers: "
+                                  "build the project again.")
+            return result, dataclasses.replace(times, ticks=tuple(ticks))
+
+        return self._run_in_mode(data, True, lambda: self._times(True), read, lambda: self._times(False),
+                                 "a run was profiled")
 
     # --------------------------------------------------------------------------------------- inference
 
